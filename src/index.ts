@@ -1,0 +1,60 @@
+/**
+ * effect-daytona: Daytona sandboxes for AI agents, as Effect services, layers and programs.
+ *
+ * Everything a user imports comes from here.
+ *
+ * @since 0.1.0
+ */
+export * as Retry from "./policies/Retry.js"
+export * as Logging from "./layers/Logging.js"
+export * as RuntimeEventsLive from "./layers/RuntimeEventsLive.js"
+export {
+  Defaults as DaytonaConfigDefaults,
+  DaytonaConfig,
+  Variables as DaytonaConfigVariables,
+  type DaytonaSettings,
+  type DaytonaSettingsInput
+} from "./services/DaytonaConfig.js"
+export {
+  ACQUIRE_LABEL,
+  AmbiguousSandbox,
+  CREATED_AT_LABEL,
+  type CreateSandboxParams,
+  DaytonaApiError,
+  type DaytonaApiErrorReason,
+  DaytonaClient,
+  type DaytonaClientService,
+  isApiError,
+  OWNER_LABEL,
+  OWNER_VALUE,
+  type PreviewLink,
+  type Sandbox,
+  type SandboxState,
+  type SessionCommandLogs,
+  type SessionCommandResult,
+  SID_LABEL,
+  type SignedPreviewUrl
+} from "./services/DaytonaClient.js"
+export {
+  Action,
+  ActionServer,
+  type ActionServerError,
+  type ActionServerService,
+  ConnectionRefused,
+  DecodeError,
+  type Endpoint,
+  HttpStatusError,
+  isActionServerError,
+  Observation,
+  RequestTimeout,
+  TransportError,
+  type UploadFile
+} from "./services/ActionServer.js"
+export {
+  type CloseAction,
+  describeEvent,
+  RuntimeEvent,
+  RuntimeEvents,
+  type RuntimeEventsService,
+  type RuntimeStatus
+} from "./services/RuntimeEvents.js"

@@ -1,0 +1,332 @@
+/**
+ * The Daytona API as Effects with typed errors. The live implementation wraps `@daytonaio/sdk`
+ * (`src/layers/DaytonaClientLive.ts`); an in-memory one serves fast unit tests.
+ *
+ * @since 0.1.0
+ */
+import { Context, Data, Duration, Option, Predicate } from "effect"
+import type { Effect, Redacted } from "effect"
+
+/**
+ * A sandbox state. The known values are Daytona's `SandboxState`; anything else the API sends is
+ * kept as it came (an open union), never crashed on.
+ *
+ * @since 0.1.0
+ */
+export type SandboxState =
+  | "creating"
+  | "restoring"
+  | "destroyed"
+  | "destroying"
+  | "started"
+  | "stopped"
+  | "starting"
+  | "stopping"
+  | "error"
+  | "build_failed"
+  | "pending_build"
+  | "building_snapshot"
+  | "unknown"
+  | "pulling_snapshot"
+  | "archived"
+  | "archiving"
+  | "resizing"
+  | "snapshotting"
+  | "forking"
+  | "pausing"
+  | "paused"
+  | "resuming"
+  | (string & {})
+
+/**
+ * Our own immutable record of a sandbox (never the SDK's mutable object).
+ *
+ * @since 0.1.0
+ */
+export interface Sandbox {
+  readonly id: string
+  readonly name: string
+  readonly state: SandboxState
+  readonly labels: Readonly<Record<string, string>>
+  readonly public: boolean
+  readonly target: string
+  readonly snapshot: Option.Option<string>
+  readonly errorReason: Option.Option<string>
+  /** Whether a sandbox in `error` can be recovered with `recover`. */
+  readonly recoverable: boolean
+  readonly autoStopInterval: Option.Option<number>
+  readonly createdAt: Option.Option<Date>
+  readonly lastActivityAt: Option.Option<Date>
+}
+
+/**
+ * What a sandbox is created with.
+ *
+ * @since 0.1.0
+ */
+export interface CreateSandboxParams {
+  /** A fixed name; Daytona names are unique per organization, so a taken name fails with `Conflict`. */
+  readonly name?: string | undefined
+  readonly language?: "python" | "typescript" | "javascript" | undefined
+  readonly snapshot?: string | undefined
+  readonly envVars: Readonly<Record<string, string>>
+  readonly labels: Readonly<Record<string, string>>
+  readonly public: boolean
+  /** Minutes of inactivity before Daytona stops the sandbox; 0 = never. */
+  readonly autoStopInterval: number
+  /** How long to wait for the sandbox to reach `started`. */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * A preview link: the URL of a sandbox port and the token a private sandbox requires
+ * (in the `x-daytona-preview-token` header).
+ *
+ * @since 0.1.0
+ */
+export interface PreviewLink {
+  readonly url: string
+  readonly token: Redacted.Redacted<string>
+}
+
+/**
+ * A signed preview URL: the token travels inside the URL, so the whole URL is secret.
+ *
+ * @since 0.1.0
+ */
+export interface SignedPreviewUrl {
+  readonly url: Redacted.Redacted<string>
+  readonly expiresInSeconds: number
+}
+
+/**
+ * The result of a session command.
+ *
+ * @since 0.1.0
+ */
+export interface SessionCommandResult {
+  readonly cmdId: string
+  /** Present for a synchronous command. */
+  readonly exitCode: Option.Option<number>
+  readonly output: string
+}
+
+/**
+ * The logs of a session command.
+ *
+ * @since 0.1.0
+ */
+export interface SessionCommandLogs {
+  readonly output: string
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/**
+ * Why a Daytona API call failed.
+ *
+ * @since 0.1.0
+ */
+export type DaytonaApiErrorReason =
+  | "NotFound"
+  | "Unauthorized"
+  | "Forbidden"
+  | "RateLimited"
+  | "Conflict"
+  | "StateChangeInProgress"
+  | "Timeout"
+  | "Transient"
+  | "Invalid"
+  | "Unknown"
+
+const advice: Record<DaytonaApiErrorReason, string> = {
+  NotFound: "the sandbox (or resource) does not exist any more",
+  Unauthorized: "check DAYTONA_API_KEY (run `effect-daytona doctor`)",
+  Forbidden: "the key lacks the permission for this call, or the organization hit a limit",
+  RateLimited: "Daytona is throttling requests; wait and try again",
+  Conflict: "the resource exists already or is in a conflicting state",
+  StateChangeInProgress: "another state change is under way; wait and read the state again",
+  Timeout: "the call did not finish in time; check the network and Daytona's status",
+  Transient: "a temporary failure of Daytona or the network; retrying usually helps",
+  Invalid: "the request was rejected as invalid",
+  Unknown: "an unexpected response from Daytona"
+}
+
+/**
+ * A failed Daytona API call. `reason` is the branch to take; the original cause is kept.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DaytonaApiError extends Data.TaggedError("DaytonaApiError")<{
+  readonly reason: DaytonaApiErrorReason
+  /** The operation, e.g. `DaytonaClient.create`. */
+  readonly operation: string
+  /** Daytona's own message (never contains the key). */
+  readonly detail: string
+  readonly status?: number | undefined
+  /** For `RateLimited`: how long Daytona asked us to wait (`Retry-After`). */
+  readonly retryAfter?: Duration.Duration | undefined
+  readonly sandboxId?: string | undefined
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    const status = this.status === undefined ? "" : ` (HTTP ${this.status})`
+    const sandbox = this.sandboxId === undefined ? "" : ` for sandbox ${this.sandboxId}`
+    return `${this.operation} failed${sandbox}${status}: ${this.detail} — ${advice[this.reason]}`
+  }
+}
+
+/**
+ * More than one sandbox carries the same SID label: attaching would be a guess, so nothing is touched.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AmbiguousSandbox extends Data.TaggedError("AmbiguousSandbox")<{
+  readonly sid: string
+  readonly sandboxIds: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return (
+      `${this.sandboxIds.length} sandboxes carry the label OpenHands_SID=${this.sid} ` +
+      `(${this.sandboxIds.join(", ")}): delete the extra ones (effect-daytona delete) or use another sid`
+    )
+  }
+}
+
+/**
+ * Whether an error is a `DaytonaApiError` with one of the given reasons.
+ *
+ * @since 0.1.0
+ */
+export const isApiError =
+  (...reasons: ReadonlyArray<DaytonaApiErrorReason>) =>
+  (error: unknown): error is DaytonaApiError =>
+    Predicate.isTagged(error, "DaytonaApiError") && reasons.includes((error as DaytonaApiError).reason)
+
+/** The label carrying the runtime's SID, as OpenHands uses it. */
+export const SID_LABEL = "OpenHands_SID"
+/** The label naming the tool that created a sandbox, so a reaper can find what a crash left behind. */
+export const OWNER_LABEL = "effect-daytona/owner"
+/** The value of {@link OWNER_LABEL}. */
+export const OWNER_VALUE = "effect-daytona"
+/** When the sandbox was created (ISO 8601), so a reaper can tell its age. */
+export const CREATED_AT_LABEL = "effect-daytona/created-at"
+/** A label unique to one acquire, so a create that failed half-way can still be found and cleaned up. */
+export const ACQUIRE_LABEL = "effect-daytona/acquire-id"
+
+/**
+ * The Daytona API, each call an Effect with typed errors. Every method has `R = never`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DaytonaClientService {
+  /** Every sandbox carrying all the given labels (all pages). */
+  readonly list: (labels: Readonly<Record<string, string>>) => Effect.Effect<ReadonlyArray<Sandbox>, DaytonaApiError>
+  /** The sandbox of a SID: none, one, or `AmbiguousSandbox` for more than one. A failed lookup is an error. */
+  readonly findBySid: (sid: string) => Effect.Effect<Option.Option<Sandbox>, DaytonaApiError | AmbiguousSandbox>
+  /** Creates a sandbox and waits until it is started. */
+  readonly create: (params: CreateSandboxParams) => Effect.Effect<Sandbox, DaytonaApiError>
+  /** The current record of a sandbox, by id or name. */
+  readonly get: (idOrName: string) => Effect.Effect<Sandbox, DaytonaApiError>
+  /** Starts a sandbox and waits until it is started. */
+  readonly start: (id: string) => Effect.Effect<Sandbox, DaytonaApiError>
+  /** Recovers a sandbox from a recoverable error and waits until it is started. */
+  readonly recover: (id: string) => Effect.Effect<Sandbox, DaytonaApiError>
+  /** Stops a sandbox and waits until it is stopped. */
+  readonly stop: (id: string) => Effect.Effect<void, DaytonaApiError>
+  /** Deletes a sandbox. */
+  readonly delete: (id: string) => Effect.Effect<void, DaytonaApiError>
+  /** Waits until a sandbox is started (or fails when it reaches `error`/`build_failed`). */
+  readonly waitUntilStarted: (id: string) => Effect.Effect<Sandbox, DaytonaApiError>
+  /** Waits until a sandbox is stopped (or gone). */
+  readonly waitUntilStopped: (id: string) => Effect.Effect<void, DaytonaApiError>
+  /** Resets the sandbox's inactivity timer, so auto-stop does not fire under a long agent turn. */
+  readonly refreshActivity: (id: string) => Effect.Effect<void, DaytonaApiError>
+  /** The preview link (URL and token) of a sandbox port. */
+  readonly previewLink: (id: string, port: number) => Effect.Effect<PreviewLink, DaytonaApiError>
+  /** A signed, expiring preview URL of a sandbox port. */
+  readonly signedPreviewUrl: (
+    id: string,
+    port: number,
+    expiresInSeconds: number
+  ) => Effect.Effect<SignedPreviewUrl, DaytonaApiError>
+  /** Creates a process session in the sandbox. */
+  readonly createSession: (id: string, sessionId: string) => Effect.Effect<void, DaytonaApiError>
+  /** Runs a command in a process session; with `runAsync` it returns at once with the command id. */
+  readonly executeSessionCommand: (
+    id: string,
+    sessionId: string,
+    command: string,
+    options?: { readonly runAsync?: boolean | undefined; readonly timeout?: Duration.DurationInput | undefined }
+  ) => Effect.Effect<SessionCommandResult, DaytonaApiError>
+  /** The output so far of a session command. */
+  readonly sessionCommandLogs: (
+    id: string,
+    sessionId: string,
+    cmdId: string
+  ) => Effect.Effect<SessionCommandLogs, DaytonaApiError>
+}
+
+/**
+ * The Daytona API service.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class DaytonaClient extends Context.Tag("effect-daytona/DaytonaClient")<DaytonaClient, DaytonaClientService>() {}
+
+/**
+ * Daytona answers 400 or 409 with "State change in progress" while another transition runs.
+ *
+ * @since 0.1.0
+ */
+export const isStateChangeInProgressMessage = (status: number | undefined, message: string): boolean =>
+  (status === 400 || status === 409) && /state change in progress/i.test(message)
+
+/**
+ * Classifies an HTTP status (and message) into a reason.
+ *
+ * @since 0.1.0
+ */
+export const reasonOfStatus = (status: number | undefined, message: string): DaytonaApiErrorReason => {
+  if (status === undefined) return "Unknown"
+  if (isStateChangeInProgressMessage(status, message)) return "StateChangeInProgress"
+  switch (status) {
+    case 401:
+      return "Unauthorized"
+    case 403:
+      return "Forbidden"
+    case 404:
+    case 410:
+      return "NotFound"
+    case 408:
+    case 504:
+      return "Timeout"
+    case 409:
+      return "Conflict"
+    case 429:
+      return "RateLimited"
+    case 500:
+    case 502:
+    case 503:
+      return "Transient"
+    default:
+      return status >= 400 && status < 500 ? "Invalid" : status >= 500 ? "Transient" : "Unknown"
+  }
+}
+
+/**
+ * Parses a `Retry-After` header (seconds or an HTTP date) into a duration; `now` is epoch millis.
+ *
+ * @since 0.1.0
+ */
+export const parseRetryAfter = (value: string | undefined | null, now: number): Option.Option<Duration.Duration> => {
+  if (value === undefined || value === null) return Option.none()
+  const text = value.trim()
+  if (/^\d+(\.\d+)?$/.test(text)) return Option.some(Duration.seconds(Number(text)))
+  const date = Date.parse(text)
+  return Number.isNaN(date) ? Option.none() : Option.some(Duration.millis(Math.max(0, date - now)))
+}

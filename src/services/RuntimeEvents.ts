@@ -1,0 +1,98 @@
+/**
+ * Lifecycle events and status changes of runtimes, as a stream (the `status_callback` and event
+ * stream of OpenHands' runtime).
+ *
+ * @since 0.1.0
+ */
+import { Context, Data, Duration } from "effect"
+import type { Effect, Scope, Stream } from "effect"
+
+/**
+ * The runtime status, as OpenHands names it.
+ *
+ * @since 0.1.0
+ */
+export type RuntimeStatus = "STARTING_RUNTIME" | "BUILDING_RUNTIME" | "READY" | "STOPPED" | "ERROR"
+
+/**
+ * What close did with the sandbox.
+ *
+ * @since 0.1.0
+ */
+export type CloseAction = "stopped" | "deleted" | "kept" | "already-gone" | "failed"
+
+/**
+ * A lifecycle event. Every event names the runtime's `sid`; `at` is the clock time in epoch millis.
+ *
+ * @since 0.1.0
+ */
+export type RuntimeEvent = Data.TaggedEnum<{
+  StatusChanged: { readonly sid: string; readonly at: number; readonly status: RuntimeStatus; readonly detail?: string }
+  SandboxCreated: { readonly sid: string; readonly at: number; readonly sandboxId: string }
+  SandboxAttached: { readonly sid: string; readonly at: number; readonly sandboxId: string; readonly state: string }
+  SandboxStarted: { readonly sid: string; readonly at: number; readonly sandboxId: string }
+  ServerStarting: { readonly sid: string; readonly at: number; readonly sandboxId: string }
+  Retrying: {
+    readonly sid: string
+    readonly at: number
+    readonly policy: string
+    readonly attempt: number
+    readonly delay: Duration.Duration
+    readonly error: string
+  }
+  Ready: { readonly sid: string; readonly at: number; readonly sandboxId: string; readonly url: string }
+  Closing: { readonly sid: string; readonly at: number; readonly sandboxId: string; readonly action: CloseAction }
+  Closed: {
+    readonly sid: string
+    readonly at: number
+    readonly sandboxId: string
+    readonly action: CloseAction
+    readonly error?: string
+  }
+}>
+
+/**
+ * Constructors and matchers for {@link RuntimeEvent}.
+ *
+ * @since 0.1.0
+ */
+export const RuntimeEvent = Data.taggedEnum<RuntimeEvent>()
+
+/**
+ * The event bus. Every method has `R = never`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RuntimeEventsService {
+  readonly publish: (event: RuntimeEvent) => Effect.Effect<void>
+  /** A subscription that starts now and lasts as long as the scope; nothing published after this is missed. */
+  readonly subscribe: Effect.Effect<Stream.Stream<RuntimeEvent>, never, Scope.Scope>
+  /** Every event published from the moment the stream is run. */
+  readonly stream: Stream.Stream<RuntimeEvent>
+}
+
+/**
+ * The event bus service.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class RuntimeEvents extends Context.Tag("effect-daytona/RuntimeEvents")<RuntimeEvents, RuntimeEventsService>() {}
+
+/**
+ * A one-line, human-readable description of an event (no secrets: events carry none).
+ *
+ * @since 0.1.0
+ */
+export const describeEvent: (event: RuntimeEvent) => string = RuntimeEvent.$match({
+  StatusChanged: (e) => `status ${e.status}${e.detail === undefined ? "" : `: ${e.detail}`}`,
+  SandboxCreated: (e) => `sandbox ${e.sandboxId} created`,
+  SandboxAttached: (e) => `attached to sandbox ${e.sandboxId} (${e.state})`,
+  SandboxStarted: (e) => `sandbox ${e.sandboxId} started`,
+  ServerStarting: (e) => `starting the action execution server in ${e.sandboxId}`,
+  Retrying: (e) => `retrying (${e.policy}, attempt ${e.attempt}) in ${Duration.format(e.delay)}: ${e.error}`,
+  Ready: (e) => `ready: ${e.url}`,
+  Closing: (e) => `closing sandbox ${e.sandboxId} (${e.action})`,
+  Closed: (e) => `closed sandbox ${e.sandboxId}: ${e.action}${e.error === undefined ? "" : ` (${e.error})`}`
+})
