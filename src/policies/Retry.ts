@@ -11,6 +11,7 @@
  */
 import { Duration, Effect, Schedule, ScheduleDecision } from "effect"
 import type { ActionServerError } from "../services/ActionServer.js"
+import type { DaytonaApiError } from "../services/DaytonaClient.js"
 
 /**
  * Whether the error is an HTTP 502 from the action server (or the preview proxy in front of it).
@@ -93,6 +94,48 @@ export const actionRequest: Schedule.Schedule<unknown, ActionServerError> = Sche
 export const untilAlive: Schedule.Schedule<unknown, ActionServerError> = Schedule.spaced(UntilAlive.interval).pipe(
   startingWithin(UntilAlive.budget),
   Schedule.whileInput(isNotListeningYet)
+)
+
+/** Parameters of {@link rateLimited}. */
+export const RateLimited = {
+  /** Used when a 429 carries no `Retry-After`. */
+  fallback: Duration.seconds(1),
+  /** The longest `Retry-After` that is honoured; a longer one fails at once. */
+  maxWait: Duration.seconds(60),
+  maxRetries: 1
+} as const
+
+const retryAfterOf = (error: DaytonaApiError): Duration.Duration =>
+  error.retryAfter === undefined ? RateLimited.fallback : error.retryAfter
+
+/**
+ * Honours Daytona's `429 Too Many Requests`: waits as long as its `Retry-After` says (1 s when it
+ * says nothing), then tries once more. A `Retry-After` over 60 s, or any other error, surfaces at once.
+ *
+ * @since 0.1.0
+ */
+export const rateLimited: Schedule.Schedule<unknown, DaytonaApiError> = Schedule.identity<DaytonaApiError>().pipe(
+  Schedule.whileInput(
+    (error: DaytonaApiError) =>
+      error.reason === "RateLimited" && Duration.lessThanOrEqualTo(retryAfterOf(error), RateLimited.maxWait)
+  ),
+  Schedule.addDelay(retryAfterOf),
+  Schedule.intersect(Schedule.recurs(RateLimited.maxRetries))
+)
+
+/**
+ * Waits for a state change that Daytona reports as "in progress" (400/409): 100 ms, doubling, up
+ * to 2 s apart, for at most 60 s.
+ *
+ * @since 0.1.0
+ */
+export const stateChangeInProgress: Schedule.Schedule<unknown, DaytonaApiError> = Schedule.exponential(
+  "100 millis",
+  2
+).pipe(
+  Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(2))),
+  startingWithin("60 seconds"),
+  Schedule.whileInput((error: DaytonaApiError) => error.reason === "StateChangeInProgress")
 )
 
 /**

@@ -137,6 +137,7 @@ export type DaytonaApiErrorReason =
   | "Timeout"
   | "Transient"
   | "Invalid"
+  | "SandboxFailed"
   | "Unknown"
 
 const advice: Record<DaytonaApiErrorReason, string> = {
@@ -149,6 +150,7 @@ const advice: Record<DaytonaApiErrorReason, string> = {
   Timeout: "the call did not finish in time; check the network and Daytona's status",
   Transient: "a temporary failure of Daytona or the network; retrying usually helps",
   Invalid: "the request was rejected as invalid",
+  SandboxFailed: "the sandbox landed in error or build_failed; see its error reason, recover or delete it",
   Unknown: "an unexpected response from Daytona"
 }
 
@@ -227,11 +229,14 @@ export interface DaytonaClientService {
   readonly list: (labels: Readonly<Record<string, string>>) => Effect.Effect<ReadonlyArray<Sandbox>, DaytonaApiError>
   /** The sandbox of a SID: none, one, or `AmbiguousSandbox` for more than one. A failed lookup is an error. */
   readonly findBySid: (sid: string) => Effect.Effect<Option.Option<Sandbox>, DaytonaApiError | AmbiguousSandbox>
-  /** Creates a sandbox and waits until it is started. */
+  /**
+   * Creates a sandbox and waits until it is started. When the sandbox lands in `error` or
+   * `build_failed` instead, fails with reason `SandboxFailed` (carrying `sandboxId` when known).
+   */
   readonly create: (params: CreateSandboxParams) => Effect.Effect<Sandbox, DaytonaApiError>
   /** The current record of a sandbox, by id or name. */
   readonly get: (idOrName: string) => Effect.Effect<Sandbox, DaytonaApiError>
-  /** Starts a sandbox and waits until it is started. */
+  /** Starts a sandbox and waits until it is started (`SandboxFailed` when it lands in `error`/`build_failed`). */
   readonly start: (id: string) => Effect.Effect<Sandbox, DaytonaApiError>
   /** Recovers a sandbox from a recoverable error and waits until it is started. */
   readonly recover: (id: string) => Effect.Effect<Sandbox, DaytonaApiError>
@@ -239,7 +244,7 @@ export interface DaytonaClientService {
   readonly stop: (id: string) => Effect.Effect<void, DaytonaApiError>
   /** Deletes a sandbox. */
   readonly delete: (id: string) => Effect.Effect<void, DaytonaApiError>
-  /** Waits until a sandbox is started (or fails when it reaches `error`/`build_failed`). */
+  /** Waits until a sandbox is started (`SandboxFailed` when it lands in `error`/`build_failed`). */
   readonly waitUntilStarted: (id: string) => Effect.Effect<Sandbox, DaytonaApiError>
   /** Waits until a sandbox is stopped (or gone). */
   readonly waitUntilStopped: (id: string) => Effect.Effect<void, DaytonaApiError>

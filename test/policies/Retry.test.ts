@@ -9,6 +9,7 @@ import {
   RequestTimeout,
   TransportError
 } from "../../src/services/ActionServer.js"
+import { DaytonaApiError } from "../../src/services/DaytonaClient.js"
 
 const url = "http://127.0.0.1:1/alive"
 
@@ -246,6 +247,42 @@ describe("Retry.observe", () => {
         [2, 8_000],
         [3, 16_000]
       ])
+    })
+  )
+})
+
+describe("Retry.rateLimited", () => {
+  const limited = (retryAfter?: Duration.DurationInput) =>
+    new DaytonaApiError({
+      reason: "RateLimited",
+      operation: "DaytonaClient.create",
+      detail: "Too Many Requests",
+      status: 429,
+      retryAfter: retryAfter === undefined ? undefined : Duration.decode(retryAfter)
+    })
+
+  it.effect.prop(
+    "waits exactly the Retry-After (at most 60 s) and tries once more",
+    [fc.integer({ min: 0, max: 120 })],
+    ([seconds]) =>
+      Effect.gen(function* () {
+        const error = limited(Duration.seconds(seconds))
+        const delays = Chunk.toReadonlyArray(
+          yield* Schedule.run(Schedule.delays(Retry.rateLimited), 0, [error, error, error])
+        ).map(Duration.toMillis)
+        if (seconds <= 60) assert.deepStrictEqual(delays, [seconds * 1000, 0])
+        else assert.deepStrictEqual(delays, [0], "a Retry-After over 60 s is not waited for")
+      }),
+    { fastCheck: { numRuns: 100 } }
+  )
+
+  it.effect("without Retry-After it waits 1 s; other reasons are not retried", () =>
+    Effect.gen(function* () {
+      const delays = yield* Schedule.run(Schedule.delays(Retry.rateLimited), 0, [limited(), limited()])
+      assert.deepStrictEqual(Chunk.toReadonlyArray(delays).map(Duration.toMillis), [1_000, 0])
+      const other = new DaytonaApiError({ reason: "Transient", operation: "x", detail: "y", status: 503 })
+      const none = yield* Schedule.run(Schedule.delays(Retry.rateLimited), 0, [other])
+      assert.deepStrictEqual(Chunk.toReadonlyArray(none).map(Duration.toMillis), [0])
     })
   )
 })
