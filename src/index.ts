@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+export * as DaytonaRuntime from "./DaytonaRuntime.js"
 export * as Retry from "./policies/Retry.js"
 export * as Logging from "./layers/Logging.js"
 export * as RuntimeEventsLive from "./layers/RuntimeEventsLive.js"
@@ -58,3 +59,8 @@ export {
   type RuntimeEventsService,
   type RuntimeStatus
 } from "./services/RuntimeEvents.js"
+export { ActionFailed, ActionServerNotReady, type ConnectError, SandboxUnusable } from "./programs/Errors.js"
+export { InvalidRuntimeOptions, type OnClose, type RuntimeOptions } from "./programs/Options.js"
+export { Coordinator } from "./programs/Coordinator.js"
+export * as ActionServerHttp from "./layers/ActionServerHttp.js"
+export * as DaytonaClientMemory from "./layers/DaytonaClientMemory.js"

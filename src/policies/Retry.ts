@@ -11,7 +11,7 @@
  */
 import { Duration, Effect, Schedule, ScheduleDecision } from "effect"
 import type { ActionServerError } from "../services/ActionServer.js"
-import type { DaytonaApiError } from "../services/DaytonaClient.js"
+import { type DaytonaApiError, isApiError } from "../services/DaytonaClient.js"
 
 /**
  * Whether the error is an HTTP 502 from the action server (or the preview proxy in front of it).
@@ -129,13 +129,24 @@ export const rateLimited: Schedule.Schedule<unknown, DaytonaApiError> = Schedule
  *
  * @since 0.1.0
  */
-export const stateChangeInProgress: Schedule.Schedule<unknown, DaytonaApiError> = Schedule.exponential(
-  "100 millis",
-  2
-).pipe(
+export const stateChangeInProgress: Schedule.Schedule<unknown, unknown> = Schedule.exponential("100 millis", 2).pipe(
   Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(2))),
   startingWithin("60 seconds"),
-  Schedule.whileInput((error: DaytonaApiError) => error.reason === "StateChangeInProgress")
+  Schedule.whileInput(isApiError("StateChangeInProgress"))
+)
+
+/**
+ * Retries a cleanup call (stop, delete) that failed for a passing reason — a transient error, a
+ * timeout, a state change in progress, or an unexpected answer: 500 ms, doubling, at most 5 retries,
+ * none beginning more than 60 s after the first failure. Unauthorized, forbidden and not-found are
+ * final.
+ *
+ * @since 0.1.0
+ */
+export const cleanup: Schedule.Schedule<unknown, unknown> = Schedule.exponential("500 millis", 2).pipe(
+  Schedule.intersect(Schedule.recurs(5)),
+  startingWithin("60 seconds"),
+  Schedule.whileInput(isApiError("Transient", "Timeout", "StateChangeInProgress", "Unknown", "RateLimited"))
 )
 
 /**

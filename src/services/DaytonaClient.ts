@@ -48,6 +48,11 @@ export interface Sandbox {
   readonly name: string
   readonly state: SandboxState
   readonly labels: Readonly<Record<string, string>>
+  /**
+   * The sandbox's environment variables, every value `Redacted` (they hold secrets such as the
+   * runtime's session key). Empty when the API did not send them (list results carry no env).
+   */
+  readonly env: Readonly<Record<string, Redacted.Redacted<string>>>
   readonly public: boolean
   readonly target: string
   readonly snapshot: Option.Option<string>

@@ -19,7 +19,21 @@ export type RuntimeStatus = "STARTING_RUNTIME" | "BUILDING_RUNTIME" | "READY" | 
  *
  * @since 0.1.0
  */
-export type CloseAction = "stopped" | "deleted" | "kept" | "already-gone" | "failed"
+export type CloseAction =
+  /** The sandbox was stopped. */
+  | "stopped"
+  /** The sandbox was deleted. */
+  | "deleted"
+  /** The sandbox was left as it is (the `keep` policy). */
+  | "kept"
+  /** The `stop` policy found the sandbox not running. */
+  | "already-stopped"
+  /** The sandbox was gone already (404). */
+  | "already-gone"
+  /** No sandbox was obtained, so there was nothing to close. */
+  | "none"
+  /** Stopping or deleting failed after retries (see `error`); the sandbox may still run. */
+  | "failed"
 
 /**
  * A lifecycle event. Every event names the runtime's `sid`; `at` is the clock time in epoch millis.
@@ -42,10 +56,11 @@ export type RuntimeEvent = Data.TaggedEnum<{
   }
   Ready: { readonly sid: string; readonly at: number; readonly sandboxId: string; readonly url: string }
   Closing: { readonly sid: string; readonly at: number; readonly sandboxId: string; readonly action: CloseAction }
+  /** The last event of every runtime, whether or not it obtained a sandbox. */
   Closed: {
     readonly sid: string
     readonly at: number
-    readonly sandboxId: string
+    readonly sandboxId?: string
     readonly action: CloseAction
     readonly error?: string
   }
@@ -94,5 +109,6 @@ export const describeEvent: (event: RuntimeEvent) => string = RuntimeEvent.$matc
   Retrying: (e) => `retrying (${e.policy}, attempt ${e.attempt}) in ${Duration.format(e.delay)}: ${e.error}`,
   Ready: (e) => `ready: ${e.url}`,
   Closing: (e) => `closing sandbox ${e.sandboxId} (${e.action})`,
-  Closed: (e) => `closed sandbox ${e.sandboxId}: ${e.action}${e.error === undefined ? "" : ` (${e.error})`}`
+  Closed: (e) =>
+    `closed${e.sandboxId === undefined ? "" : ` sandbox ${e.sandboxId}`}: ${e.action}${e.error === undefined ? "" : ` (${e.error})`}`
 })

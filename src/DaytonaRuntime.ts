@@ -1,0 +1,49 @@
+/**
+ * The runtime: `DaytonaRuntime.acquire(options)` (the scoped handle) and `DaytonaRuntime.layer`
+ * (everything `acquire` needs, given a `DaytonaConfig`).
+ *
+ * @since 0.1.0
+ */
+import { NodeHttpClient } from "@effect/platform-node"
+import { Layer } from "effect"
+import * as ActionServerHttp from "./layers/ActionServerHttp.js"
+import * as DaytonaClientLive from "./layers/DaytonaClientLive.js"
+import * as RuntimeEventsLive from "./layers/RuntimeEventsLive.js"
+import * as Coordinator from "./programs/Coordinator.js"
+import type { ActionServer } from "./services/ActionServer.js"
+import type { DaytonaClient } from "./services/DaytonaClient.js"
+import type { DaytonaConfig } from "./services/DaytonaConfig.js"
+import type { RuntimeEvents } from "./services/RuntimeEvents.js"
+
+export {
+  acquire,
+  type DaytonaRuntimeHandle,
+  type RunResult,
+  type RuntimeRequirements
+} from "./programs/DaytonaRuntime.js"
+export type { OnClose, RuntimeOptions } from "./programs/Options.js"
+
+/**
+ * The action server client over undici's keep-alive pool, and the event bus: what `acquire` needs
+ * besides a `DaytonaClient` and a `DaytonaConfig`.
+ *
+ * @since 0.1.0
+ */
+export const layerServices: Layer.Layer<ActionServer | RuntimeEvents | Coordinator.Coordinator, never, DaytonaConfig> =
+  Layer.mergeAll(
+    ActionServerHttp.layer.pipe(Layer.provide(NodeHttpClient.layerUndici)),
+    RuntimeEventsLive.layer,
+    Coordinator.layer
+  )
+
+/**
+ * Everything `acquire` needs, given only a `DaytonaConfig`: the SDK-backed `DaytonaClient`, the
+ * `ActionServer` over undici, the event bus and the per-process coordination.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<
+  DaytonaClient | ActionServer | RuntimeEvents | Coordinator.Coordinator,
+  never,
+  DaytonaConfig
+> = Layer.merge(DaytonaClientLive.layer, layerServices)

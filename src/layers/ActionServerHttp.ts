@@ -1,0 +1,230 @@
+/**
+ * The `ActionServer` over `@effect/platform`'s `HttpClient`. The concrete client is chosen at the
+ * app edge (`NodeHttpClient.layerUndici`, a keep-alive pool); this layer only requires `HttpClient`.
+ *
+ * Every request carries `X-Session-API-Key`, and `X-Daytona-Preview-Token` for a private sandbox;
+ * both header names are redacted for the duration of the request, so no span or log shows them.
+ * Non-2xx answers become `HttpStatusError` before anything else looks at the response, and every
+ * body is decoded with `Schema`. Retrying is left to the caller (see `Retry.actionRequest`).
+ *
+ * @since 0.1.0
+ */
+import { HttpBody, HttpClient, HttpClientRequest, Headers } from "@effect/platform"
+import type { HttpClientError, HttpClientResponse } from "@effect/platform"
+import { Clock, Duration, Effect, Layer, Option, ParseResult, Redacted, Schema } from "effect"
+import { LogSwitchesRef } from "./Logging.js"
+import {
+  ActionServer,
+  type ActionServerError,
+  type ActionServerService,
+  ConnectionRefused,
+  DecodeError,
+  type Endpoint,
+  HttpStatusError,
+  PREVIEW_TOKEN_HEADER,
+  RequestTimeout,
+  SESSION_KEY_HEADER,
+  TransportError
+} from "../services/ActionServer.js"
+import * as Wire from "./ActionServerWire.js"
+
+/** Timeouts of the protocol. */
+export const Timeouts = {
+  alive: Duration.seconds(5),
+  /** Added to an action's own timeout for the HTTP request. */
+  actionGrace: Duration.seconds(5),
+  /** An action without a timeout of its own. */
+  defaultAction: Duration.seconds(120),
+  other: Duration.seconds(30)
+} as const
+
+const redactedHeaderNames = [SESSION_KEY_HEADER, PREVIEW_TOKEN_HEADER]
+
+/** Walks an error's `cause` chain for a Node error code such as `ECONNREFUSED`. */
+const errorCode = (error: unknown): string | undefined => {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === "string") return code
+    current = (current as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+const describe = (error: unknown): string => {
+  const code = errorCode(error)
+  const message = error instanceof Error ? error.message : String(error)
+  return code === undefined ? message : `${code}: ${message}`
+}
+
+/** The `detail` of an error body: FastAPI's `{"detail": …}`, else the text, short. */
+const detailOf = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<string | undefined> =>
+  response.text.pipe(
+    Effect.map((text) => {
+      try {
+        const body = JSON.parse(text) as { detail?: unknown; message?: unknown }
+        const detail = body.detail ?? body.message
+        if (typeof detail === "string") return detail.slice(0, 300)
+      } catch {
+        // not JSON: fall through to the text
+      }
+      const trimmed = text.trim()
+      return trimmed === "" ? undefined : trimmed.replace(/\s+/g, " ").slice(0, 300)
+    }),
+    Effect.timeout("1 second"),
+    Effect.orElseSucceed(() => undefined)
+  )
+
+const fromClientError =
+  (url: string) =>
+  (error: HttpClientError.HttpClientError): Effect.Effect<never, ActionServerError> => {
+    if (error._tag === "RequestError") {
+      return Effect.fail(
+        errorCode(error.cause) === "ECONNREFUSED"
+          ? new ConnectionRefused({ url, cause: error.cause })
+          : new TransportError({ url, detail: describe(error.cause ?? error), cause: error.cause })
+      )
+    }
+    if (error.reason === "StatusCode") {
+      return Effect.flatMap(detailOf(error.response), (detail) =>
+        Effect.fail(new HttpStatusError({ url, status: error.response.status, detail }))
+      )
+    }
+    return Effect.fail(new DecodeError({ url, detail: describe(error.cause ?? error), cause: error.cause }))
+  }
+
+const decodeBody =
+  <A, I>(schema: Schema.Schema<A, I>, url: string) =>
+  (response: HttpClientResponse.HttpClientResponse): Effect.Effect<A, ActionServerError> =>
+    response.json.pipe(
+      Effect.catchTag("ResponseError", (error) =>
+        error.reason === "Decode" || error.reason === "EmptyBody"
+          ? Effect.fail(new DecodeError({ url, detail: "the body is not JSON", cause: error.cause }))
+          : fromClientError(url)(error)
+      ),
+      Effect.flatMap((body) =>
+        Schema.decodeUnknown(schema)(body).pipe(
+          Effect.mapError(
+            (error) => new DecodeError({ url, detail: ParseResult.TreeFormatter.formatErrorSync(error), cause: error })
+          )
+        )
+      )
+    )
+
+/**
+ * Builds the service from the `HttpClient` in context.
+ *
+ * @since 0.1.0
+ */
+export const make = Effect.gen(function* () {
+  const client = HttpClient.filterStatusOk(yield* HttpClient.HttpClient)
+
+  const send = <A>(
+    name: string,
+    endpoint: Endpoint,
+    request: HttpClientRequest.HttpClientRequest,
+    timeout: Duration.Duration,
+    decode: (url: string) => (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, ActionServerError>
+  ): Effect.Effect<A, ActionServerError> => {
+    const url = `${endpoint.url.replace(/\/+$/, "")}${request.url}`
+    const withAuth = request.pipe(
+      HttpClientRequest.setUrl(url),
+      HttpClientRequest.setHeader(SESSION_KEY_HEADER, Redacted.value(endpoint.sessionApiKey)),
+      (req) =>
+        Option.match(endpoint.previewToken, {
+          onNone: () => req,
+          onSome: (token) => HttpClientRequest.setHeader(req, PREVIEW_TOKEN_HEADER, Redacted.value(token))
+        })
+    )
+    return Effect.gen(function* () {
+      const switches = yield* LogSwitchesRef
+      const started = yield* Clock.currentTimeMillis
+      const result = yield* client.execute(withAuth).pipe(
+        Effect.catchAll(fromClientError(url)),
+        Effect.flatMap(decode(url)),
+        Effect.timeoutFail({ duration: timeout, onTimeout: () => new RequestTimeout({ url, timeout }) }),
+        Effect.tapBoth({
+          onFailure: (error) =>
+            switches.debugRuntime ? Effect.logDebug(`${request.method} ${url} failed: ${error._tag}`) : Effect.void,
+          onSuccess: () =>
+            switches.debugRuntime
+              ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                  Effect.logDebug(`${request.method} ${url} ok in ${now - started} ms`)
+                )
+              : Effect.void
+        })
+      )
+      return result
+    }).pipe(
+      Effect.locallyWith(Headers.currentRedactedNames, (names) => [...names, ...redactedHeaderNames]),
+      Effect.withSpan(`ActionServer.${name}`, { attributes: { url }, kind: "client" }),
+      Effect.annotateLogs({ module: "ActionServer" })
+    )
+  }
+
+  const ignoreBody = () => (response: HttpClientResponse.HttpClientResponse) =>
+    Effect.asVoid(Effect.orElseSucceed(response.text, () => ""))
+
+  const service: ActionServerService = {
+    alive: (endpoint) => send("alive", endpoint, HttpClientRequest.get("/alive"), Timeouts.alive, ignoreBody),
+
+    execute: (endpoint, action) => {
+      const actionTimeout = Wire.timeoutOf(action, Timeouts.defaultAction)
+      return send(
+        "execute",
+        endpoint,
+        HttpClientRequest.post("/execute_action").pipe(
+          HttpClientRequest.bodyUnsafeJson({ action: Wire.encodeAction(action, actionTimeout) })
+        ),
+        Duration.sum(actionTimeout, Timeouts.actionGrace),
+        (url) => (response) => Effect.map(decodeBody(Wire.ObservationWire, url)(response), Wire.toObservation)
+      )
+    },
+
+    listFiles: (endpoint, path) =>
+      send(
+        "listFiles",
+        endpoint,
+        HttpClientRequest.post("/list_files").pipe(
+          HttpClientRequest.bodyUnsafeJson(path === undefined ? {} : { path })
+        ),
+        Timeouts.other,
+        (url) => decodeBody(Schema.Array(Schema.String), url)
+      ),
+
+    vscodeToken: (endpoint) =>
+      send(
+        "vscodeToken",
+        endpoint,
+        HttpClientRequest.get("/vscode/connection_token"),
+        Timeouts.other,
+        (url) => (response) =>
+          Effect.map(decodeBody(Wire.VscodeTokenWire, url)(response), ({ token }) =>
+            token === null || token === undefined || token === "" ? Option.none() : Option.some(Redacted.make(token))
+          )
+      ),
+
+    uploadFile: (endpoint, file) => {
+      const form = new FormData()
+      form.append("file", new Blob([file.content]), file.name)
+      return send(
+        "uploadFile",
+        endpoint,
+        HttpClientRequest.post("/upload_file").pipe(
+          HttpClientRequest.setUrlParams({ destination: file.destination, recursive: "false" }),
+          HttpClientRequest.setBody(HttpBody.formData(form))
+        ),
+        Timeouts.other,
+        ignoreBody
+      )
+    }
+  }
+  return ActionServer.of(service)
+})
+
+/**
+ * The `ActionServer`, requiring an `HttpClient` (provide `NodeHttpClient.layerUndici` at the app edge).
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<ActionServer, never, HttpClient.HttpClient> = Layer.effect(ActionServer, make)

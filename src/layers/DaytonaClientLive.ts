@@ -1,0 +1,309 @@
+/**
+ * The `DaytonaClient` over `@daytonaio/sdk` — the only module of the project that uses the SDK.
+ *
+ * - The SDK is loaded lazily, when the layer is built, so importing the package root (or running
+ *   `--help`) never loads it.
+ * - The client runs in polling mode (`useDeprecatedPolling: true`): state waits poll
+ *   `GET /sandbox/{id}` every 100 ms for the first 5 s, then back off to at most 1 s apart. The
+ *   default streaming mode opens a Socket.IO connection that the local emulator does not serve, and
+ *   whose reconnect attempts would keep the process alive for minutes. The client is disposed when
+ *   the layer's scope closes.
+ * - Every SDK call goes through one funnel: a span `DaytonaClient.<method>`, a timeout a little longer
+ *   than the SDK's own (so the SDK reports first), SDK errors mapped to `DaytonaApiError`
+ *   (`SdkErrors.fromSdkError`, which keeps only a sanitized summary as the cause), any other throwable
+ *   a defect, and `Retry.rateLimited` (a 429 waits its `Retry-After`, then one more try).
+ * - SDK sandboxes from create/get/list are cached by id, so start/stop/delete/previews/sessions do not
+ *   fetch them again; a miss calls `daytona.get(id)`.
+ *
+ * @since 0.1.0
+ */
+import type * as Sdk from "@daytonaio/sdk"
+import { Clock, Duration, Effect, identity, Layer, Option, Redacted } from "effect"
+import type { Scope } from "effect"
+import * as Retry from "../policies/Retry.js"
+import { AmbiguousSandbox, DaytonaApiError, DaytonaClient, SID_LABEL } from "../services/DaytonaClient.js"
+import type { DaytonaClientService, Sandbox } from "../services/DaytonaClient.js"
+import { DaytonaConfig } from "../services/DaytonaConfig.js"
+import { fromSdkError, sanitizeDefect } from "./SdkErrors.js"
+
+/**
+ * The time limits of the live client.
+ *
+ * @since 0.1.0
+ */
+export const Timeouts = {
+  /** The SDK's per-request timeout (`requestTimeoutMs`) for calls that set none of their own. */
+  request: Duration.seconds(30),
+  /** create/start/stop/recover/delete and the state waits (the SDK's own default). */
+  lifecycle: Duration.seconds(60),
+  /** Added to the SDK's timeout to make ours, so the SDK reports first. */
+  margin: Duration.seconds(5),
+  /** Listing, all pages together. */
+  list: Duration.minutes(2),
+  /** Disposing the SDK client when the scope closes. */
+  dispose: Duration.seconds(5)
+} as const
+
+type Method = keyof DaytonaClientService
+
+const optionalDate = (value: string | undefined): Option.Option<Date> => {
+  if (value === undefined) return Option.none()
+  const date = new Date(value)
+  return Number.isNaN(date.getTime()) ? Option.none() : Option.some(date)
+}
+
+/**
+ * Our immutable record of an SDK sandbox; an unknown state is kept as it came.
+ *
+ * @since 0.1.0
+ */
+export const toRecord = (sandbox: Sdk.Sandbox): Sandbox =>
+  Object.freeze({
+    id: sandbox.id,
+    name: sandbox.name ?? sandbox.id,
+    state: (sandbox.state as string | undefined) ?? "unknown",
+    labels: Object.freeze({ ...sandbox.labels }),
+    env: Object.freeze(
+      Object.fromEntries(Object.entries(sandbox.env ?? {}).map(([key, value]) => [key, Redacted.make(value)]))
+    ),
+    public: sandbox.public === true,
+    target: sandbox.target ?? "",
+    snapshot: Option.fromNullable(sandbox.snapshot),
+    errorReason: Option.fromNullable(sandbox.errorReason),
+    recoverable: sandbox.recoverable === true,
+    autoStopInterval: Option.fromNullable(sandbox.autoStopInterval),
+    createdAt: optionalDate(sandbox.createdAt),
+    lastActivityAt: optionalDate(sandbox.lastActivityAt)
+  })
+
+const seconds = (duration: Duration.Duration): number => Duration.toMillis(duration) / 1000
+
+/**
+ * Builds the client service; the SDK client lives as long as the scope.
+ *
+ * @since 0.1.0
+ */
+export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Scope.Scope> = Effect.gen(function* () {
+  const config = yield* DaytonaConfig
+  const sdk = yield* Effect.promise(() => import("@daytonaio/sdk"))
+  const apiKey = Redacted.value(config.apiKey)
+  const secrets = [apiKey]
+  const daytona = yield* Effect.acquireRelease(
+    Effect.sync(
+      () =>
+        new sdk.Daytona({
+          apiKey,
+          apiUrl: config.apiUrl,
+          target: config.target,
+          useDeprecatedPolling: true,
+          requestTimeoutMs: Duration.toMillis(Timeouts.request)
+        })
+    ),
+    (client) =>
+      Effect.tryPromise(() => client[Symbol.asyncDispose]()).pipe(
+        Effect.timeout(Timeouts.dispose),
+        Effect.catchAll(() => Effect.logWarning("The Daytona SDK client did not dispose cleanly"))
+      )
+  )
+
+  const cache = new Map<string, Sdk.Sandbox>()
+  const remember = (sandbox: Sdk.Sandbox): Sdk.Sandbox => {
+    cache.set(sandbox.id, sandbox)
+    return sandbox
+  }
+  const sandboxFor = async (id: string): Promise<Sdk.Sandbox> => cache.get(id) ?? remember(await daytona.get(id))
+  /** The SDK sandbox with fresh data: a cached one is refreshed, a missing one fetched. */
+  const freshSandbox = async (id: string): Promise<Sdk.Sandbox> => {
+    const cached = cache.get(id)
+    if (cached === undefined) return remember(await daytona.get(id))
+    await cached.refreshData()
+    return cached
+  }
+
+  /** The funnel every SDK call goes through. */
+  const call = <A>(
+    method: Method,
+    sandboxId: string | undefined,
+    sdkTimeout: Duration.Duration,
+    run: (signal: AbortSignal) => Promise<A>
+  ): Effect.Effect<A, DaytonaApiError> => {
+    const operation = `DaytonaClient.${method}`
+    const limit = Duration.sum(sdkTimeout, Timeouts.margin)
+    return Effect.tryPromise({ try: (signal) => run(signal), catch: identity }).pipe(
+      Effect.catchAll((error) =>
+        error instanceof sdk.DaytonaError
+          ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              Effect.fail(fromSdkError(error, { operation, sandboxId, now, secrets }))
+            )
+          : Effect.die(sanitizeDefect(error, secrets))
+      ),
+      Effect.timeoutFail({
+        duration: limit,
+        onTimeout: () =>
+          new DaytonaApiError({
+            reason: "Timeout",
+            operation,
+            sandboxId,
+            detail: `no answer from Daytona within ${Duration.format(limit)}`
+          })
+      }),
+      Effect.tapError((error) =>
+        Effect.sync(() => {
+          if (error.reason === "NotFound" && sandboxId !== undefined) cache.delete(sandboxId)
+        })
+      ),
+      Effect.retry(Retry.rateLimited),
+      Effect.withSpan(operation, { attributes: sandboxId === undefined ? {} : { "daytona.sandbox.id": sandboxId } })
+    )
+  }
+
+  const listWith = (method: Method, labels: Readonly<Record<string, string>>) =>
+    call(method, undefined, Timeouts.list, async (signal) => {
+      const found: Array<Sandbox> = []
+      for await (const sandbox of daytona.list({ labels: { ...labels } })) {
+        if (signal.aborted) break
+        found.push(toRecord(remember(sandbox)))
+      }
+      return found
+    })
+
+  const lifecycleSeconds = seconds(Timeouts.lifecycle)
+
+  return DaytonaClient.of({
+    list: (labels) => listWith("list", labels),
+
+    findBySid: (sid) =>
+      listWith("findBySid", { [SID_LABEL]: sid }).pipe(
+        Effect.flatMap((all) => {
+          const live = all.filter((sandbox) => sandbox.state !== "destroyed" && sandbox.state !== "destroying")
+          if (live.length === 0) return Effect.succeed(Option.none<Sandbox>())
+          if (live.length === 1) return Effect.succeed(Option.some(live[0]!))
+          return Effect.fail(new AmbiguousSandbox({ sid, sandboxIds: live.map((sandbox) => sandbox.id) }))
+        })
+      ),
+
+    create: (params) => {
+      const timeout = Duration.decode(params.timeout ?? Timeouts.lifecycle)
+      return call("create", undefined, timeout, async () => {
+        const sandbox = await daytona.create(
+          {
+            language: params.language ?? "python",
+            envVars: { ...params.envVars },
+            // The SDK adds `code-toolbox-language` to the object it is given: hand it a copy.
+            labels: { ...params.labels },
+            public: params.public,
+            autoStopInterval: params.autoStopInterval,
+            ...(params.name === undefined ? {} : { name: params.name }),
+            ...(params.snapshot === undefined ? {} : { snapshot: params.snapshot })
+          },
+          { timeout: seconds(timeout) }
+        )
+        return toRecord(remember(sandbox))
+      })
+    },
+
+    get: (idOrName) =>
+      call("get", idOrName, Timeouts.request, async () => toRecord(remember(await daytona.get(idOrName)))),
+
+    start: (id) =>
+      call("start", id, Timeouts.lifecycle, async () => {
+        const sandbox = await sandboxFor(id)
+        await sandbox.start(lifecycleSeconds)
+        return toRecord(sandbox)
+      }),
+
+    recover: (id) =>
+      call("recover", id, Timeouts.lifecycle, async () => {
+        const sandbox = await sandboxFor(id)
+        await sandbox.recover(lifecycleSeconds)
+        return toRecord(sandbox)
+      }),
+
+    stop: (id) =>
+      call("stop", id, Timeouts.lifecycle, async () => {
+        const sandbox = await sandboxFor(id)
+        await sandbox.stop(lifecycleSeconds)
+      }),
+
+    delete: (id) =>
+      call("delete", id, Timeouts.lifecycle, async () => {
+        const sandbox = await sandboxFor(id)
+        await sandbox.delete(lifecycleSeconds)
+        cache.delete(id)
+      }),
+
+    waitUntilStarted: (id) =>
+      call("waitUntilStarted", id, Timeouts.lifecycle, async () => {
+        const sandbox = await freshSandbox(id)
+        await sandbox.waitUntilStarted(lifecycleSeconds)
+        return toRecord(sandbox)
+      }),
+
+    waitUntilStopped: (id) =>
+      call("waitUntilStopped", id, Timeouts.lifecycle, async () => {
+        let sandbox: Sdk.Sandbox
+        try {
+          sandbox = await freshSandbox(id)
+        } catch (error) {
+          // Gone counts as stopped, as in the SDK's own stop wait.
+          if (error instanceof sdk.DaytonaNotFoundError) {
+            cache.delete(id)
+            return
+          }
+          throw error
+        }
+        await sandbox.waitUntilStopped(lifecycleSeconds)
+      }),
+
+    refreshActivity: (id) =>
+      call("refreshActivity", id, Timeouts.request, async () => {
+        const sandbox = await sandboxFor(id)
+        await sandbox.refreshActivity()
+      }),
+
+    previewLink: (id, port) =>
+      call("previewLink", id, Timeouts.request, async () => {
+        const link = await (await sandboxFor(id)).getPreviewLink(port)
+        return { url: link.url, token: Redacted.make(link.token) }
+      }),
+
+    signedPreviewUrl: (id, port, expiresInSeconds) =>
+      call("signedPreviewUrl", id, Timeouts.request, async () => {
+        const signed = await (await sandboxFor(id)).getSignedPreviewUrl(port, expiresInSeconds)
+        return { url: Redacted.make(signed.url), expiresInSeconds }
+      }),
+
+    createSession: (id, sessionId) =>
+      call("createSession", id, Timeouts.request, async () => {
+        await (await sandboxFor(id)).process.createSession(sessionId)
+      }),
+
+    executeSessionCommand: (id, sessionId, command, options) => {
+      const timeout = options?.timeout === undefined ? undefined : Duration.decode(options.timeout)
+      const timeoutSeconds = timeout === undefined || Duration.isZero(timeout) ? undefined : seconds(timeout)
+      return call("executeSessionCommand", id, timeoutSeconds === undefined ? Timeouts.request : timeout!, async () => {
+        const result = await (
+          await sandboxFor(id)
+        ).process.executeSessionCommand(sessionId, { command, runAsync: options?.runAsync === true }, timeoutSeconds)
+        return {
+          cmdId: result.cmdId,
+          exitCode: Option.fromNullable(result.exitCode),
+          output: result.output ?? ""
+        }
+      })
+    },
+
+    sessionCommandLogs: (id, sessionId, cmdId) =>
+      call("sessionCommandLogs", id, Timeouts.request, async () => {
+        const logs = await (await sandboxFor(id)).process.getSessionCommandLogs(sessionId, cmdId)
+        return { output: logs.output ?? "", stdout: logs.stdout ?? "", stderr: logs.stderr ?? "" }
+      })
+  })
+})
+
+/**
+ * The live `DaytonaClient`, built from `DaytonaConfig`; the SDK client is disposed with the layer.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<DaytonaClient, never, DaytonaConfig> = Layer.scoped(DaytonaClient, make)

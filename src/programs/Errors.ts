@@ -1,0 +1,84 @@
+/**
+ * The errors the runtime programs add to those of the services.
+ *
+ * @since 0.1.0
+ */
+import { Data } from "effect"
+import type { ActionServerError } from "../services/ActionServer.js"
+import type { AmbiguousSandbox, DaytonaApiError } from "../services/DaytonaClient.js"
+import type { InvalidRuntimeOptions } from "./Options.js"
+
+/**
+ * The sandbox is in a state the runtime cannot use: `error` (not recoverable), `build_failed`,
+ * `destroyed`, or a state this module does not know (kept as it came in `state`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SandboxUnusable extends Data.TaggedError("SandboxUnusable")<{
+  readonly sandboxId: string
+  readonly state: string
+  readonly errorReason?: string | undefined
+}> {
+  override get message(): string {
+    const reason = this.errorReason === undefined ? "" : ` (${this.errorReason})`
+    const advice =
+      this.state === "error" || this.state === "build_failed"
+        ? "delete it (effect-daytona delete --sid …) or check the snapshot"
+        : this.state === "destroyed" || this.state === "destroying"
+          ? "it is gone; connect again to create a new one"
+          : "this module does not know that state; check the sandbox in the Daytona dashboard"
+    return `Sandbox ${this.sandboxId} is ${JSON.stringify(this.state)}${reason}: ${advice}`
+  }
+}
+
+/**
+ * The action execution server did not answer in time (or answered with an error the wait does not
+ * retry). `lastOutput` holds the last lines the server printed, when this runtime started it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ActionServerNotReady extends Data.TaggedError("ActionServerNotReady")<{
+  readonly sandboxId: string
+  readonly url: string
+  readonly lastOutput: string
+  readonly cause: ActionServerError
+}> {
+  override get message(): string {
+    const output = this.lastOutput.trim() === "" ? " (it printed nothing)" : `; its last output:\n${this.lastOutput}`
+    return (
+      `The action execution server in sandbox ${this.sandboxId} did not come up: ${this.cause.message}. ` +
+      `Check the snapshot and the sandbox size (effect-daytona doctor)${output}`
+    )
+  }
+}
+
+/**
+ * The server carried the action out but reported an error observation.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ActionFailed extends Data.TaggedError("ActionFailed")<{
+  readonly action: string
+  readonly content: string
+}> {
+  override get message(): string {
+    return `The ${this.action} action failed: ${this.content}`
+  }
+}
+
+/**
+ * Everything `DaytonaRuntime.acquire` can fail with.
+ *
+ * @since 0.1.0
+ */
+export type ConnectError =
+  | InvalidRuntimeOptions
+  | DaytonaApiError
+  | AmbiguousSandbox
+  | SandboxUnusable
+  | ActionServerNotReady
+  | ActionServerError
+  | ActionFailed

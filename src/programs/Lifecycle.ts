@@ -1,0 +1,492 @@
+/**
+ * The lifecycle steps of a runtime as Effect programs: obtain a sandbox (attach or create), bring
+ * it to `started` from whatever state it is in, start the action execution server, wait until it
+ * answers, and close the sandbox by the close policy.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Duration, Effect, Metric, Option, Redacted, Ref, Schedule } from "effect"
+import { LogSwitchesRef } from "../layers/Logging.js"
+import * as Retry from "../policies/Retry.js"
+import type { ActionServerError, ActionServerService, Endpoint } from "../services/ActionServer.js"
+import {
+  ACQUIRE_LABEL,
+  type AmbiguousSandbox,
+  CREATED_AT_LABEL,
+  type DaytonaApiError,
+  type DaytonaClientService,
+  isApiError,
+  OWNER_LABEL,
+  OWNER_VALUE,
+  type Sandbox,
+  SID_LABEL
+} from "../services/DaytonaClient.js"
+import type { DaytonaSettings } from "../services/DaytonaConfig.js"
+import {
+  type CloseAction,
+  describeEvent,
+  RuntimeEvent,
+  type RuntimeEventsService,
+  type RuntimeStatus
+} from "../services/RuntimeEvents.js"
+import type { CoordinatorService } from "./Coordinator.js"
+import { ActionServerNotReady, SandboxUnusable } from "./Errors.js"
+import * as Metrics from "./Metrics.js"
+import { type OnClose, type ResolvedOptions, sandboxEnv, sandboxNameFor, startCommandFor } from "./Options.js"
+
+/** The process session the action execution server runs in. */
+export const SERVER_SESSION = "action-execution-server"
+
+/**
+ * Everything one runtime's steps need, taken once at acquire.
+ *
+ * @since 0.1.0
+ */
+export interface Ctx {
+  readonly client: DaytonaClientService
+  readonly server: ActionServerService
+  readonly events: RuntimeEventsService
+  readonly config: DaytonaSettings
+  readonly coordinator: CoordinatorService
+  readonly options: ResolvedOptions
+  /** A label value unique to this acquire, so a half-made sandbox can be found and cleaned up. */
+  readonly acquireId: string
+  readonly status: Ref.Ref<RuntimeStatus>
+}
+
+/**
+ * Publishes an event stamped with the clock time; logs it when `LOG_ALL_EVENTS` is on.
+ *
+ * @since 0.1.0
+ */
+export const emit = (ctx: Ctx, make: (stamp: { sid: string; at: number }) => RuntimeEvent): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const event = make({ sid: ctx.options.sid, at: yield* Clock.currentTimeMillis })
+    if (event._tag === "StatusChanged") yield* Ref.set(ctx.status, event.status)
+    if ((yield* LogSwitchesRef).allEvents) yield* Effect.log(describeEvent(event))
+    yield* ctx.events.publish(event)
+  })
+
+/**
+ * Publishes a status change.
+ *
+ * @since 0.1.0
+ */
+export const setStatus = (ctx: Ctx, status: RuntimeStatus, detail?: string): Effect.Effect<void> =>
+  emit(ctx, (stamp) =>
+    RuntimeEvent.StatusChanged(detail === undefined ? { ...stamp, status } : { ...stamp, status, detail })
+  )
+
+/** Records how long `effect` took under the phase's tag. */
+export const timed =
+  (phase: string) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.gen(function* () {
+      const start = yield* Clock.currentTimeMillis
+      return yield* Effect.ensuring(
+        effect,
+        Effect.flatMap(Clock.currentTimeMillis, (end) =>
+          Metric.update(Metric.tagged(Metrics.phaseDuration, "phase", phase), end - start)
+        )
+      )
+    }).pipe(Effect.withSpan(`DaytonaRuntime.${phase}`))
+
+/**
+ * A sandbox obtained for the runtime.
+ *
+ * @since 0.1.0
+ */
+export interface Obtained {
+  readonly sandbox: Sandbox
+  /** True when this runtime created it (so it starts the action server). */
+  readonly created: boolean
+  /** The session key the sandbox's action server checks. */
+  readonly sessionApiKey: Redacted.Redacted<string>
+}
+
+const randomHex = (bytes: number) =>
+  Effect.sync(() => {
+    const buffer = new Uint8Array(bytes)
+    globalThis.crypto.getRandomValues(buffer)
+    return Array.from(buffer, (b) => b.toString(16).padStart(2, "0")).join("")
+  })
+
+/** A new random value for a per-acquire label or a session key. */
+export const randomId = randomHex(16)
+
+/**
+ * Creates the sandbox: ownership labels on the request, a SID-derived name when attach-or-create
+ * (a concurrent create elsewhere then gets 409 and this runtime attaches to the winner).
+ */
+const create = (ctx: Ctx): Effect.Effect<Obtained, DaytonaApiError | AmbiguousSandbox> =>
+  Effect.gen(function* () {
+    const { client, config, options } = ctx
+    yield* setStatus(ctx, "BUILDING_RUNTIME")
+    const env = sandboxEnv(options, yield* randomHex(32))
+    const name = options.attachToExisting ? sandboxNameFor(options.sid) : undefined
+    const now = new Date(yield* Clock.currentTimeMillis).toISOString()
+    const sandbox = yield* client.create({
+      name,
+      language: "python",
+      snapshot: options.snapshot,
+      envVars: env,
+      labels: {
+        [SID_LABEL]: options.sid,
+        [OWNER_LABEL]: OWNER_VALUE,
+        [CREATED_AT_LABEL]: now,
+        [ACQUIRE_LABEL]: ctx.acquireId
+      },
+      public: config.public,
+      autoStopInterval: config.autoStopIntervalMinutes
+    })
+    yield* emit(ctx, (stamp) => RuntimeEvent.SandboxCreated({ ...stamp, sandboxId: sandbox.id }))
+    return { sandbox, created: true, sessionApiKey: Redacted.make(env.SESSION_API_KEY!) }
+  }).pipe(
+    Effect.catchIf(
+      (error): error is DaytonaApiError => ctx.options.attachToExisting && isApiError("Conflict")(error),
+      () => attachToWinner(ctx)
+    )
+  )
+
+/** Another process created the SID's sandbox first: attach to it instead of making a second one. */
+const attachToWinner = (ctx: Ctx): Effect.Effect<Obtained, DaytonaApiError | AmbiguousSandbox> =>
+  Effect.gen(function* () {
+    yield* Effect.logInfo("the SID's sandbox was created concurrently elsewhere; attaching to it")
+    const found = yield* ctx.client.findBySid(ctx.options.sid)
+    const sandbox = yield* Option.match(found, {
+      onNone: () => ctx.client.get(sandboxNameFor(ctx.options.sid)),
+      onSome: (sandbox) => ctx.client.get(sandbox.id)
+    })
+    return yield* attached(ctx, sandbox)
+  })
+
+const attached = (ctx: Ctx, sandbox: Sandbox): Effect.Effect<Obtained> =>
+  Effect.gen(function* () {
+    yield* emit(ctx, (stamp) => RuntimeEvent.SandboxAttached({ ...stamp, sandboxId: sandbox.id, state: sandbox.state }))
+    const key = sandbox.env["SESSION_API_KEY"]
+    return {
+      sandbox,
+      created: false,
+      sessionApiKey: key ?? Redacted.make(yield* randomHex(32))
+    }
+  })
+
+/**
+ * Looks the SID up when attaching (a failed lookup is an error, never "none"); `None` means create.
+ *
+ * @since 0.1.0
+ */
+export const findExisting = (ctx: Ctx): Effect.Effect<Option.Option<Obtained>, DaytonaApiError | AmbiguousSandbox> =>
+  ctx.options.attachToExisting
+    ? Effect.flatMap(ctx.client.findBySid(ctx.options.sid), (found) =>
+        Option.match(found, {
+          onNone: () => Effect.succeedNone,
+          // The list result carries no env: read the full record once.
+          onSome: (item) =>
+            Effect.flatMap(ctx.client.get(item.id), (sandbox) => Effect.map(attached(ctx, sandbox), Option.some))
+        })
+      )
+    : Effect.succeedNone
+
+/**
+ * Creates a sandbox, admitted through the coordinator. When the create fails after Daytona may have
+ * allocated the sandbox, whatever carries this acquire's label is cleaned up before the error surfaces.
+ *
+ * @since 0.1.0
+ */
+export const createSandbox = (ctx: Ctx): Effect.Effect<Obtained, DaytonaApiError | AmbiguousSandbox> =>
+  create(ctx).pipe(
+    Effect.tapError(() => cleanupOrphans(ctx)),
+    timed("obtain")
+  )
+
+const orphanPolicy = (policy: OnClose): OnClose => (policy === "keep" ? "stop" : policy)
+
+/** Cleans up the sandboxes a failed create left behind (found by this acquire's label). */
+const cleanupOrphans = (ctx: Ctx): Effect.Effect<void> =>
+  ctx.client.list({ [ACQUIRE_LABEL]: ctx.acquireId }).pipe(
+    Effect.retry(Retry.cleanup),
+    Effect.flatMap((found) =>
+      Effect.forEach(
+        found.filter((sandbox) => sandbox.state !== "destroyed" && sandbox.state !== "destroying"),
+        (sandbox) =>
+          Effect.flatMap(closeSandbox(ctx, sandbox.id, orphanPolicy(ctx.options.onClose)), (outcome) =>
+            Effect.logWarning(`cleaned up sandbox ${sandbox.id} left by a failed create: ${outcome.action}`)
+          ),
+        { discard: true }
+      )
+    ),
+    Effect.catchAll((error) =>
+      Effect.logError(`could not look for sandboxes left by a failed create: ${error.message}`)
+    )
+  )
+
+type StateKind = "started" | "startable" | "stopping" | "starting" | "busy" | "recoverable" | "unusable"
+
+const kindOf = (sandbox: Sandbox): StateKind => {
+  switch (sandbox.state) {
+    case "started":
+      return "started"
+    case "stopped":
+    case "archived":
+    case "paused":
+      return "startable"
+    case "stopping":
+    case "archiving":
+    case "pausing":
+      return "stopping"
+    case "starting":
+    case "creating":
+    case "restoring":
+    case "resuming":
+    case "pending_build":
+    case "building_snapshot":
+    case "pulling_snapshot":
+      return "starting"
+    case "snapshotting":
+    case "resizing":
+    case "forking":
+      return "busy"
+    case "error":
+      return sandbox.recoverable ? "recoverable" : "unusable"
+    default:
+      return "unusable"
+  }
+}
+
+/** At most this many state steps (start, wait, recover …) before giving up on a flapping sandbox. */
+const MAX_STEPS = 8
+
+/**
+ * Brings the sandbox to `started` from any state. Returns the started record and whether the action
+ * server has to be started (it does unless the runtime attached to an already started sandbox).
+ * A "state change in progress" answer means: wait, read the state again and go on (bounded).
+ *
+ * @since 0.1.0
+ */
+export const settle = (
+  ctx: Ctx,
+  obtained: Obtained
+): Effect.Effect<{ readonly sandbox: Sandbox; readonly startServer: boolean }, DaytonaApiError | SandboxUnusable> => {
+  const { client } = ctx
+  const id = obtained.sandbox.id
+  const step = (
+    sandbox: Sandbox,
+    startServer: boolean,
+    steps: number
+  ): Effect.Effect<{ readonly sandbox: Sandbox; readonly startServer: boolean }, DaytonaApiError | SandboxUnusable> => {
+    const again = (next: Effect.Effect<Sandbox, DaytonaApiError>) =>
+      steps >= MAX_STEPS
+        ? Effect.fail(
+            new SandboxUnusable({ sandboxId: id, state: sandbox.state, errorReason: "the state kept changing" })
+          )
+        : Effect.flatMap(next, (s) => step(s, true, steps + 1))
+    const started = (effect: Effect.Effect<Sandbox, DaytonaApiError>) =>
+      again(Effect.tap(effect, () => emit(ctx, (stamp) => RuntimeEvent.SandboxStarted({ ...stamp, sandboxId: id }))))
+    switch (kindOf(sandbox)) {
+      case "started":
+        return Effect.succeed({ sandbox, startServer })
+      case "startable":
+        return started(client.start(id))
+      case "stopping":
+        return again(Effect.zipRight(client.waitUntilStopped(id), client.get(id)))
+      case "starting":
+        return started(client.waitUntilStarted(id))
+      case "busy":
+        return again(
+          client.get(id).pipe(
+            Effect.repeat(
+              Schedule.spaced("1 second").pipe(
+                Schedule.upTo("120 seconds"),
+                Schedule.whileInput((s: Sandbox) => s.state === sandbox.state),
+                Schedule.passthrough
+              )
+            )
+          )
+        )
+      case "recoverable":
+        return started(client.recover(id))
+      case "unusable":
+        return Effect.fail(
+          new SandboxUnusable({
+            sandboxId: id,
+            state: sandbox.state,
+            errorReason: Option.getOrUndefined(sandbox.errorReason)
+          })
+        )
+    }
+  }
+  let first = true
+  const attempt = Effect.suspend(() => {
+    const current = first ? Effect.succeed(obtained.sandbox) : client.get(id)
+    first = false
+    return Effect.flatMap(current, (sandbox) => step(sandbox, obtained.created, 0))
+  })
+  return attempt.pipe(Effect.retry(Retry.stateChangeInProgress), timed("settle"))
+}
+
+/**
+ * The endpoint of the sandbox's action server: the preview link of the sandbox port, fetched after
+ * the sandbox is started (a restart resets the token), with the token for a private sandbox.
+ *
+ * @since 0.1.0
+ */
+export const endpointOf = (
+  ctx: Ctx,
+  sandbox: Sandbox,
+  sessionApiKey: Redacted.Redacted<string>
+): Effect.Effect<Endpoint, DaytonaApiError> =>
+  Effect.map(ctx.client.previewLink(sandbox.id, ctx.options.sandboxPort), (link) => ({
+    url: link.url.replace(/\/+$/, ""),
+    sessionApiKey,
+    previewToken: sandbox.public ? Option.none() : Option.some(link.token)
+  }))
+
+/**
+ * Starts the action execution server in its process session; returns the command id (for its logs).
+ *
+ * @since 0.1.0
+ */
+export const startServer = (ctx: Ctx, sandboxId: string): Effect.Effect<string, DaytonaApiError> =>
+  Effect.gen(function* () {
+    yield* emit(ctx, (stamp) => RuntimeEvent.ServerStarting({ ...stamp, sandboxId }))
+    yield* ctx.client
+      .createSession(sandboxId, SERVER_SESSION)
+      .pipe(Effect.catchIf(isApiError("Conflict"), () => Effect.logDebug("the server session exists already")))
+    const result = yield* ctx.client.executeSessionCommand(sandboxId, SERVER_SESSION, startCommandFor(ctx.options), {
+      runAsync: true
+    })
+    return result.cmdId
+  }).pipe(timed("server_start"))
+
+/** The last lines the action server printed, or "" when they cannot be read. */
+const lastOutput = (ctx: Ctx, sandboxId: string, cmdId: Option.Option<string>): Effect.Effect<string> =>
+  Option.match(cmdId, {
+    onNone: () => Effect.succeed(""),
+    onSome: (cmd) =>
+      ctx.client.sessionCommandLogs(sandboxId, SERVER_SESSION, cmd).pipe(
+        Effect.map((logs) => logs.output.split("\n").slice(-20).join("\n").trim()),
+        Effect.timeout("5 seconds"),
+        Effect.orElseSucceed(() => "")
+      )
+  })
+
+/**
+ * Publishes a `Retrying` event and counts the retry under the policy's name.
+ *
+ * @since 0.1.0
+ */
+export const onRetry =
+  (ctx: Ctx, policy: string) =>
+  (info: Retry.RetryInfo<{ readonly message: string }>): Effect.Effect<void> =>
+    Effect.zipRight(
+      Metric.increment(Metric.tagged(Metrics.retries, "policy", policy)),
+      emit(ctx, (stamp) =>
+        RuntimeEvent.Retrying({
+          ...stamp,
+          policy,
+          attempt: info.attempt,
+          delay: info.delay,
+          error: info.error.message
+        })
+      )
+    )
+
+/**
+ * Waits until `GET /alive` answers 200 under `Retry.untilAlive`. When it gives up, the error carries
+ * the last lines of the server's output.
+ *
+ * @since 0.1.0
+ */
+export const waitUntilAlive = (
+  ctx: Ctx,
+  sandboxId: string,
+  endpoint: Endpoint,
+  cmdId: Option.Option<string>
+): Effect.Effect<void, ActionServerNotReady> =>
+  ctx.server.alive(endpoint).pipe(
+    Effect.retry(Retry.observe(Retry.untilAlive, onRetry(ctx, "untilAlive"))),
+    Effect.catchAll((cause: ActionServerError) =>
+      Effect.flatMap(lastOutput(ctx, sandboxId, cmdId), (output) =>
+        Effect.fail(new ActionServerNotReady({ sandboxId, url: endpoint.url, lastOutput: output, cause }))
+      )
+    ),
+    timed("wait_alive")
+  )
+
+/**
+ * Refreshes the sandbox's activity every `interval` so auto-stop does not fire under a long agent
+ * turn; failures are logged, never fatal. Runs until interrupted (the runtime's scope ends it).
+ *
+ * @since 0.1.0
+ */
+export const keepAlive = (ctx: Ctx, sandboxId: string): Effect.Effect<void> =>
+  ctx.client.refreshActivity(sandboxId).pipe(
+    Effect.catchAll((error) => Effect.logWarning(`could not refresh the sandbox's activity: ${error.message}`)),
+    Effect.delay(ctx.options.keepAliveInterval),
+    Effect.forever
+  )
+
+/**
+ * What close did.
+ *
+ * @since 0.1.0
+ */
+export interface CloseOutcome {
+  readonly action: CloseAction
+  readonly error?: string
+}
+
+/**
+ * Closes one sandbox by a policy: `keep` leaves it; `delete` deletes it; `stop` stops it when it is
+ * running (or on its way to running). 404 means already gone. Passing failures are retried
+ * (bounded); a final failure is logged at error level and reported, never swallowed.
+ *
+ * @since 0.1.0
+ */
+export const closeSandbox = (ctx: Ctx, sandboxId: string, policy: OnClose): Effect.Effect<CloseOutcome> => {
+  const { client } = ctx
+  const gone = (error: DaytonaApiError) =>
+    error.reason === "NotFound" ? Effect.succeed<CloseOutcome>({ action: "already-gone" }) : Effect.fail(error)
+  const work: Effect.Effect<CloseOutcome, DaytonaApiError> =
+    policy === "keep"
+      ? Effect.succeed({ action: "kept" })
+      : policy === "delete"
+        ? client.delete(sandboxId).pipe(Effect.retry(Retry.cleanup), Effect.as<CloseOutcome>({ action: "deleted" }))
+        : client.get(sandboxId).pipe(
+            Effect.flatMap((sandbox) =>
+              [
+                "stopped",
+                "stopping",
+                "archived",
+                "archiving",
+                "destroyed",
+                "destroying",
+                "error",
+                "build_failed"
+              ].includes(sandbox.state)
+                ? Effect.succeed<CloseOutcome>({ action: "already-stopped" })
+                : client.stop(sandboxId).pipe(Effect.as<CloseOutcome>({ action: "stopped" }))
+            ),
+            Effect.retry(Retry.cleanup)
+          )
+  return Effect.gen(function* () {
+    yield* emit(ctx, (stamp) => RuntimeEvent.Closing({ ...stamp, sandboxId, action: planned(policy) }))
+    return yield* work.pipe(
+      Effect.catchAll(gone),
+      Effect.catchAll((error) =>
+        Effect.gen(function* () {
+          yield* Metric.increment(Metrics.cleanupFailures)
+          yield* Effect.logError(`could not ${policy} sandbox ${sandboxId}; it may still be running: ${error.message}`)
+          return { action: "failed", error: error.message } satisfies CloseOutcome
+        })
+      )
+    )
+  }).pipe(timed("close"))
+}
+
+const planned = (policy: OnClose): CloseAction =>
+  policy === "keep" ? "kept" : policy === "delete" ? "deleted" : "stopped"
+
+/** The longest a close may take before it is abandoned (and reported as failed). */
+export const CLOSE_TIMEOUT = Duration.minutes(3)

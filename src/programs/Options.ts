@@ -1,0 +1,215 @@
+/**
+ * The per-runtime options, their defaults and their validation, and the values derived from them
+ * (the close policy, the sandbox name used for attach-or-create, the action server's start command).
+ *
+ * @since 0.1.0
+ */
+import { Data, Duration, Effect } from "effect"
+import type { DaytonaSettings } from "../services/DaytonaConfig.js"
+
+/**
+ * What close does with the sandbox.
+ *
+ * @since 0.1.0
+ */
+export type OnClose = "stop" | "delete" | "keep"
+
+/**
+ * Options of one runtime. Everything is optional.
+ *
+ * @since 0.1.0
+ */
+export interface RuntimeOptions {
+  /** The session id, stored as the sandbox label `OpenHands_SID` (default `default`). */
+  readonly sid?: string | undefined
+  /** Attach to the sandbox already carrying this SID, or create one (race-free) when there is none. */
+  readonly attachToExisting?: boolean | undefined
+  /** The snapshot (runtime image) to create the sandbox from. */
+  readonly snapshot?: string | undefined
+  /** The agent's workspace inside the sandbox (default `/workspace`). */
+  readonly workspacePath?: string | undefined
+  /** The action execution server's port (default 4444). */
+  readonly sandboxPort?: number | undefined
+  /** The VSCode server's port (default 4445). */
+  readonly vscodePort?: number | undefined
+  /** Plugins passed to the action execution server (`--plugins …`). */
+  readonly plugins?: ReadonlyArray<string> | undefined
+  /** Extra environment variables for the sandbox (they win over the defaults). */
+  readonly envVars?: Readonly<Record<string, string>> | undefined
+  /** Sets `DEBUG=true` in the sandbox. */
+  readonly debug?: boolean | undefined
+  /** What close does; derived from `attachToExisting` and `DAYTONA_DELETE_ON_CLOSE` when not given. */
+  readonly onClose?: OnClose | undefined
+  /** Replaces the whole command that starts the action execution server. */
+  readonly startCommand?: string | undefined
+  /** Commands run through the action server once it first answers (when this runtime started it). */
+  readonly initialCommands?: ReadonlyArray<string> | undefined
+  /** Host folder to mount: not supported on Daytona (a warning is logged, as the original does). */
+  readonly workspaceBase?: string | undefined
+  /** How often the sandbox's activity is refreshed while the runtime is held (default 5 minutes). */
+  readonly keepAliveInterval?: Duration.DurationInput | undefined
+  /** How long a signed VSCode URL of a private sandbox stays valid (default 1 hour). */
+  readonly vscodeUrlTtl?: Duration.DurationInput | undefined
+}
+
+/**
+ * Options with every default filled in.
+ *
+ * @since 0.1.0
+ */
+export interface ResolvedOptions {
+  readonly sid: string
+  readonly attachToExisting: boolean
+  readonly snapshot: string | undefined
+  readonly workspacePath: string
+  readonly sandboxPort: number
+  readonly vscodePort: number
+  readonly plugins: ReadonlyArray<string>
+  readonly envVars: Readonly<Record<string, string>>
+  readonly debug: boolean
+  readonly onClose: OnClose
+  readonly startCommand: string | undefined
+  readonly initialCommands: ReadonlyArray<string>
+  readonly workspaceBase: string | undefined
+  readonly keepAliveInterval: Duration.Duration
+  readonly vscodeUrlTtl: Duration.Duration
+}
+
+/**
+ * An option is invalid; nothing was created.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidRuntimeOptions extends Data.TaggedError("InvalidRuntimeOptions")<{
+  readonly option: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `Invalid runtime option ${this.option}: ${this.detail}`
+  }
+}
+
+const isPort = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65_535
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/**
+ * The close policy, derived in the original's order unless given: `keep` when attaching, `delete`
+ * when `DAYTONA_DELETE_ON_CLOSE`, else `stop`.
+ *
+ * @since 0.1.0
+ */
+export const deriveOnClose = (options: RuntimeOptions, config: DaytonaSettings): OnClose =>
+  options.onClose ?? (options.attachToExisting === true ? "keep" : config.deleteOnClose ? "delete" : "stop")
+
+/**
+ * Fills in the defaults and validates; an invalid option fails before anything is created.
+ *
+ * @since 0.1.0
+ */
+export const resolve = (
+  options: RuntimeOptions,
+  config: DaytonaSettings
+): Effect.Effect<ResolvedOptions, InvalidRuntimeOptions> =>
+  Effect.suspend(() => {
+    const fail = (option: string, detail: string) => Effect.fail(new InvalidRuntimeOptions({ option, detail }))
+    const sid = options.sid ?? "default"
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(sid)) {
+      return fail("sid", "use 1–63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    }
+    const workspacePath = options.workspacePath ?? "/workspace"
+    if (!workspacePath.startsWith("/") || /[\s'"`$\\;&|<>]/.test(workspacePath)) {
+      return fail("workspacePath", "must be an absolute path without spaces or shell characters")
+    }
+    const sandboxPort = options.sandboxPort ?? 4444
+    const vscodePort = options.vscodePort ?? 4445
+    if (!isPort(sandboxPort)) return fail("sandboxPort", "must be a port number from 1 to 65535")
+    if (!isPort(vscodePort)) return fail("vscodePort", "must be a port number from 1 to 65535")
+    if (sandboxPort === vscodePort) return fail("vscodePort", "must differ from sandboxPort")
+    const plugins = options.plugins ?? []
+    const badPlugin = plugins.find((plugin) => !/^[A-Za-z0-9_.-]+$/.test(plugin))
+    if (badPlugin !== undefined) return fail("plugins", `${JSON.stringify(badPlugin)} is not a plugin name`)
+    const envVars = options.envVars ?? {}
+    const badEnv = Object.keys(envVars).find((name) => !ENV_NAME.test(name))
+    if (badEnv !== undefined) return fail("envVars", `${JSON.stringify(badEnv)} is not a variable name`)
+    if (options.startCommand !== undefined && options.startCommand.trim() === "") {
+      return fail("startCommand", "must not be empty")
+    }
+    const keepAliveInterval = Duration.decode(options.keepAliveInterval ?? Duration.minutes(5))
+    if (Duration.lessThan(keepAliveInterval, Duration.seconds(1))) {
+      return fail("keepAliveInterval", "must be at least 1 second")
+    }
+    const vscodeUrlTtl = Duration.decode(options.vscodeUrlTtl ?? Duration.hours(1))
+    if (Duration.lessThan(vscodeUrlTtl, Duration.minutes(1))) return fail("vscodeUrlTtl", "must be at least 1 minute")
+    return Effect.succeed({
+      sid,
+      attachToExisting: options.attachToExisting ?? false,
+      snapshot: options.snapshot,
+      workspacePath,
+      sandboxPort,
+      vscodePort,
+      plugins,
+      envVars,
+      debug: options.debug ?? false,
+      onClose: deriveOnClose(options, config),
+      startCommand: options.startCommand,
+      initialCommands: options.initialCommands ?? [],
+      workspaceBase: options.workspaceBase,
+      keepAliveInterval,
+      vscodeUrlTtl
+    })
+  })
+
+/**
+ * The sandbox name used when attach-or-create has to create: derived from the SID, so that a
+ * concurrent create elsewhere gets 409 (names are unique per organization).
+ *
+ * @since 0.1.0
+ */
+export const sandboxNameFor = (sid: string): string => {
+  const clean = sid.toLowerCase().replace(/[^a-z0-9-]/g, "-")
+  // Distinct SIDs that clean up to the same text get distinct names.
+  const suffix = clean === sid ? "" : `-${fnv1a(sid)}`
+  return `openhands-${clean}`.slice(0, 63 - suffix.length) + suffix
+}
+
+const fnv1a = (text: string): string => {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193) >>> 0
+  }
+  return hash.toString(16).padStart(8, "0")
+}
+
+/**
+ * The command that starts the action execution server in the sandbox, as the original builds it.
+ *
+ * @since 0.1.0
+ */
+export const startCommandFor = (options: ResolvedOptions): string => {
+  if (options.startCommand !== undefined) return options.startCommand
+  const server = [
+    "python -u -m openhands.runtime.action_execution_server",
+    String(options.sandboxPort),
+    `--working-dir ${options.workspacePath}`,
+    ...(options.plugins.length > 0 ? [`--plugins ${options.plugins.join(" ")}`] : []),
+    "--username openhands",
+    "--user-id 1000"
+  ].join(" ")
+  return `mkdir -p ${options.workspacePath} && cd /openhands/code && ${server}`
+}
+
+/**
+ * The sandbox environment: the original's defaults, then the user's variables.
+ *
+ * @since 0.1.0
+ */
+export const sandboxEnv = (options: ResolvedOptions, sessionApiKey: string): Record<string, string> => ({
+  port: String(options.sandboxPort),
+  PYTHONUNBUFFERED: "1",
+  VSCODE_PORT: String(options.vscodePort),
+  ...(options.debug ? { DEBUG: "true" } : {}),
+  SESSION_API_KEY: sessionApiKey,
+  ...options.envVars
+})
