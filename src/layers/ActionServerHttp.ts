@@ -111,6 +111,30 @@ const decodeBody =
       )
     )
 
+const randomBoundary = Effect.sync(() => {
+  const bytes = new Uint8Array(12)
+  globalThis.crypto.getRandomValues(bytes)
+  return `----effect-daytona-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`
+})
+
+/**
+ * A `multipart/form-data` body with one `file` part. (Built by hand: the platform's `FormData` body
+ * and undici 7 disagree on Node 20.)
+ */
+const multipart = (boundary: string, name: string, content: Uint8Array): Uint8Array => {
+  const safeName = name.replace(/["\r\n]/g, "_")
+  const head = new TextEncoder().encode(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${safeName}"\r\n` +
+      "Content-Type: application/octet-stream\r\n\r\n"
+  )
+  const tail = new TextEncoder().encode(`\r\n--${boundary}--\r\n`)
+  const body = new Uint8Array(head.length + content.length + tail.length)
+  body.set(head, 0)
+  body.set(content, head.length)
+  body.set(tail, head.length + content.length)
+  return body
+}
+
 /**
  * Builds the service from the `HttpClient` in context.
  *
@@ -204,20 +228,24 @@ export const make = Effect.gen(function* () {
           )
       ),
 
-    uploadFile: (endpoint, file) => {
-      const form = new FormData()
-      form.append("file", new Blob([file.content]), file.name)
-      return send(
-        "uploadFile",
-        endpoint,
-        HttpClientRequest.post("/upload_file").pipe(
-          HttpClientRequest.setUrlParams({ destination: file.destination, recursive: "false" }),
-          HttpClientRequest.setBody(HttpBody.formData(form))
-        ),
-        Timeouts.other,
-        ignoreBody
+    uploadFile: (endpoint, file) =>
+      Effect.flatMap(randomBoundary, (boundary) =>
+        send(
+          "uploadFile",
+          endpoint,
+          HttpClientRequest.post("/upload_file").pipe(
+            HttpClientRequest.setUrlParams({ destination: file.destination, recursive: "false" }),
+            HttpClientRequest.setBody(
+              HttpBody.uint8Array(
+                multipart(boundary, file.name, file.content),
+                `multipart/form-data; boundary=${boundary}`
+              )
+            )
+          ),
+          Timeouts.other,
+          ignoreBody
+        )
       )
-    }
   }
   return ActionServer.of(service)
 })
