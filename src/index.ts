@@ -64,3 +64,13 @@ export { InvalidRuntimeOptions, type OnClose, type RuntimeOptions } from "./prog
 export { Coordinator } from "./programs/Coordinator.js"
 export * as ActionServerHttp from "./layers/ActionServerHttp.js"
 export * as DaytonaClientMemory from "./layers/DaytonaClientMemory.js"
+export * as Emulator from "./emulator/Emulator.js"
+export {
+  EmulatorControl,
+  type EmulatorControlService,
+  EmulatorError,
+  type EmulatorOptions,
+  type EmulatorRoute,
+  type EmulatorSandbox,
+  Fault as EmulatorFault
+} from "./emulator/Emulator.js"

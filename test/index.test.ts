@@ -20,3 +20,12 @@ describe("the package root", () => {
     assert.strictEqual(typeof Api.Logging.layer, "object")
   })
 })
+
+describe("the package root: runtime and emulator", () => {
+  it("exports DaytonaRuntime, Emulator and EmulatorControl", () => {
+    assert.strictEqual(typeof Api.DaytonaRuntime.acquire, "function")
+    assert.strictEqual(typeof Api.DaytonaRuntime.layer, "object")
+    assert.strictEqual(typeof Api.Emulator.layer, "function")
+    assert.strictEqual(Api.EmulatorControl.key, "effect-daytona/EmulatorControl")
+  })
+})

@@ -185,10 +185,7 @@ describe("secrets never reach a log line (unit)", () => {
           })
         ).pipe(
           Effect.provide(
-            Layer.merge(
-              capture,
-              Logging.layerFrom({ level: LogLevel.All, format: "logfmt", allEvents: true, debugRuntime: true })
-            )
+            Layer.merge(capture, Layer.succeed(Logging.LogSwitchesRef, { allEvents: true, debugRuntime: true }))
           ),
           Logger.withMinimumLogLevel(LogLevel.All)
         )

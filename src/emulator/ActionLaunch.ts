@@ -1,0 +1,147 @@
+/**
+ * The default snapshot's action execution server: a session command that runs
+ * `openhands.runtime.action_execution_server PORT [--working-dir DIR]` starts the built-in server for that
+ * sandbox port, on the sandbox's host port for it, inside the sandbox's current run.
+ *
+ * - `in-process`: `ActionServerApp.serve` in this process; its log lines are the command's output, and
+ *   `action.*` faults reach it through `nextFault`.
+ * - `child`: `node ActionServerMain.js` as a real process of the session; it gets the boot delay, the 502 burst
+ *   and the VSCode token, but no injected faults.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, ExecutionStrategy, Option, Redacted, Ref, Scope } from "effect"
+import type { RunningActionServer } from "./ActionServerApp.js"
+import { serve } from "./ActionServerApp.js"
+import { HttpFailure } from "./Dto.js"
+import type { ActionServerBehaviour } from "./Dto.js"
+import type { FaultQueue } from "./Faults.js"
+import type { SandboxRun } from "./Runs.js"
+import type { Store } from "./Store.js"
+import { sandboxPath } from "./System.js"
+import { appendOutput, commandEnv, finish, spawn } from "./Toolbox.js"
+import type { ProcessHost, RunningCommand } from "./Toolbox.js"
+
+/**
+ * A parsed launch command.
+ *
+ * @since 0.1.0
+ */
+export interface ActionLaunch {
+  /** The sandbox port the server listens on. */
+  readonly port: number
+  /** The working directory as the sandbox sees it. */
+  readonly workingDir: string
+}
+
+/**
+ * How action servers are launched.
+ *
+ * @since 0.1.0
+ */
+export interface LauncherOptions {
+  readonly mode: "in-process" | "child"
+  readonly previewMode: "direct" | "proxy"
+  readonly behaviour: Ref.Ref<ActionServerBehaviour>
+  readonly faults: FaultQueue
+  /** The compiled `ActionServerMain.js` (child mode). */
+  readonly mainPath: Option.Option<string>
+  /** The in-process servers running now. */
+  readonly servers: Set<RunningActionServer>
+}
+
+const LAUNCH = /openhands\.runtime\.action_execution_server\s+(\d{1,5})\b/
+const WORKING_DIR = /--working-dir(?:=|\s+)(?:"([^"]*)"|'([^']*)'|(\S+))/
+
+/**
+ * Recognizes a launch command of the action execution server.
+ *
+ * @since 0.1.0
+ */
+export const parseLaunch = (command: string): Option.Option<ActionLaunch> => {
+  const launch = LAUNCH.exec(command)
+  if (launch === null) return Option.none()
+  const port = Number(launch[1])
+  if (port < 1 || port > 65535) return Option.none()
+  const dir = WORKING_DIR.exec(command)
+  return Option.some({ port, workingDir: dir === null ? "/workspace" : (dir[1] ?? dir[2] ?? dir[3] ?? "/workspace") })
+}
+
+const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`
+
+/**
+ * Starts the action server of a launch command in `parent` (a session's scope); `command` records it.
+ *
+ * @since 0.1.0
+ */
+export const launchActionServer = (
+  options: LauncherOptions,
+  host: ProcessHost,
+  store: Store,
+  run: SandboxRun,
+  parent: Scope.Scope,
+  command: RunningCommand,
+  launch: ActionLaunch
+): Effect.Effect<void, HttpFailure> =>
+  Effect.gen(function* () {
+    const sandbox = run.sandbox
+    const hostPort = yield* store.hostPort(sandbox.id, launch.port)
+    const behaviour = yield* Ref.get(options.behaviour)
+    const workingDir = sandboxPath(sandbox.dir, launch.workingDir)
+    const previewToken =
+      options.previewMode === "direct" && !sandbox.public
+        ? Option.some(Redacted.value(sandbox.previewToken))
+        : Option.none<string>()
+    if (options.mode === "child") {
+      if (Option.isNone(options.mainPath)) {
+        return yield* new HttpFailure({
+          status: 500,
+          detail: "ActionServerMain.js is not available (run npm run build)"
+        })
+      }
+      const script =
+        `mkdir -p ${quote(workingDir)} && exec ${quote(process.execPath)} ${quote(options.mainPath.value)}` +
+        ` --port ${hostPort} --working-dir ${quote(workingDir)}` +
+        ` --boot-delay-ms ${Duration.toMillis(behaviour.bootDelay)} --bad-gateway-burst ${behaviour.badGatewayBurst}`
+      const env = commandEnv(sandbox, {
+        VSCODE_CONNECTION_TOKEN: behaviour.vscodeToken,
+        ...(Option.isSome(previewToken) ? { DAYTONA_PREVIEW_TOKEN: previewToken.value } : {})
+      })
+      return yield* spawn(host, parent, { script, cwd: sandbox.dir, env }, command)
+    }
+    const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
+    yield* Scope.addFinalizer(scope, finish(command, 143))
+    const sessionApiKey = Option.filter(Option.fromNullable(sandbox.env["SESSION_API_KEY"]), (key) => key !== "")
+    yield* serve({
+      port: hostPort,
+      workingDir,
+      env: commandEnv(sandbox),
+      sessionApiKey,
+      previewToken,
+      vscodeToken: behaviour.vscodeToken,
+      bootDelay: behaviour.bootDelay,
+      badGatewayBurst: behaviour.badGatewayBurst,
+      nextFault: options.faults.nextActionFault,
+      log: (line) => appendOutput(command, "stdout", `${line}\n`)
+    }).pipe(
+      Scope.extend(scope),
+      Effect.matchEffect({
+        onFailure: (error) =>
+          Effect.zipRight(appendOutput(command, "stderr", `${error.message}\n`), finish(command, 1)),
+        onSuccess: (server) =>
+          Effect.gen(function* () {
+            options.servers.add(server)
+            yield* Scope.addFinalizer(
+              scope,
+              Effect.sync(() => options.servers.delete(server))
+            )
+            yield* server.awaitCrash
+            options.servers.delete(server)
+            yield* finish(command, 1)
+          })
+      }),
+      // Forked from an uninterruptible region: the fiber itself must stay interruptible for the scope to end it.
+      Effect.interruptible,
+      Effect.forkIn(scope)
+    )
+  }).pipe(Effect.uninterruptible)

@@ -1,0 +1,332 @@
+/**
+ * A local, loopback-only Daytona: the real `@daytonaio/sdk` talks to it unchanged
+ * (`new Daytona({ apiKey, apiUrl, target, useDeprecatedPolling: true })`). It serves the API subset of the
+ * sandbox lifecycle, the toolbox's process sessions (real processes in a per-sandbox folder), preview links
+ * and a preview proxy, and the built-in action execution server of its default snapshot; an
+ * {@link EmulatorControl} inspects it and injects faults.
+ *
+ * Defaults: latencies create 30 ms, start 30 ms, stop 20 ms, delete 20 ms, recover 30 ms (0 makes create, start
+ * and recover answer `started` at once); action servers boot in 200 ms with no 502 burst; preview mode `proxy`;
+ * action servers in-process; target `us`; auto-stop in real minutes.
+ *
+ * Differences from Daytona worth knowing: each session command is its own `bash -c` (no shell state is shared
+ * between the commands of a session); lists are always newest first (`sort`/`order` are ignored); signed preview
+ * URLs always go through the emulator's proxy, also in `direct` mode; servers launched in `child` mode get the
+ * boot delay, the 502 burst and the VSCode token but no injected `action.*` faults; Socket.IO events are not
+ * served, so clients must poll (`useDeprecatedPolling: true`).
+ *
+ * @since 0.1.0
+ */
+import { FileSystem } from "@effect/platform"
+import { CommandExecutor, HttpClient, HttpRouter } from "@effect/platform"
+import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
+import { Context, Data, Effect, Either, Layer, Option, Redacted, Ref } from "effect"
+import type { Duration, Scope } from "effect"
+import { randomBytes, randomUUID } from "node:crypto"
+import { existsSync } from "node:fs"
+import * as Http from "node:http"
+import * as NodePath from "node:path"
+import { fileURLToPath } from "node:url"
+import { DaytonaConfig } from "../services/DaytonaConfig.js"
+import type { RunningActionServer } from "./ActionServerApp.js"
+import { apiRouter } from "./ApiRoutes.js"
+import { defaultLatencies } from "./Dto.js"
+import type { ActionServerBehaviour, Latencies } from "./Dto.js"
+import { makeFaultQueue } from "./Faults.js"
+import type { EmulatorRoute, Fault } from "./Faults.js"
+import { json, makeGuard } from "./Handler.js"
+import type { RequestLogEntry } from "./Handler.js"
+import { makePreview } from "./Preview.js"
+import { makeSessions } from "./Sessions.js"
+import { makeStore } from "./Store.js"
+import { liveGroups } from "./Toolbox.js"
+import { toolboxRouter } from "./ToolboxRoutes.js"
+
+export { Fault } from "./Faults.js"
+export type { EmulatorRoute } from "./Faults.js"
+export type { ActionServerBehaviour, Latencies } from "./Dto.js"
+export type { RequestLogEntry } from "./Handler.js"
+
+/**
+ * A sandbox as the control sees it.
+ *
+ * @since 0.1.0
+ */
+export interface EmulatorSandbox {
+  readonly id: string
+  readonly name: string
+  readonly state: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly public: boolean
+  readonly createdAt: Date
+}
+
+/**
+ * How to run the emulator. Everything is optional.
+ *
+ * @since 0.1.0
+ */
+export interface EmulatorOptions {
+  /** 0 (default) = any free port. */
+  readonly port?: number | undefined
+  /** Default: a random `emu_` + 32 hex digits. */
+  readonly apiKey?: string | undefined
+  /** `proxy` (default): preview URLs go through the emulator; `direct`: straight at the server's host port. */
+  readonly previewMode?: "direct" | "proxy" | undefined
+  /** `in-process` (default) or `child` (a real `node ActionServerMain.js` process; needs `npm run build`). */
+  readonly actionServerMode?: "in-process" | "child" | undefined
+  readonly latencies?: Partial<Latencies> | undefined
+  /** Default: boot delay 200 ms, no 502 burst, a random VSCode token. */
+  readonly actionServer?: Partial<ActionServerBehaviour> | undefined
+  /** 1 (default) = real minutes for auto-stop; 0.001 makes 60 minutes about 3.6 s. */
+  readonly autoStopTimeScale?: number | undefined
+  /** Default: a fresh temporary folder, removed when the emulator stops. */
+  readonly dataDir?: string | undefined
+  /** Default `us`: the target of sandboxes created without one, and of the provided `DaytonaConfig`. */
+  readonly target?: string | undefined
+  /** Copied into the provided `DaytonaConfig`. */
+  readonly public?: boolean | undefined
+  readonly deleteOnClose?: boolean | undefined
+  readonly disableAutoStop?: boolean | undefined
+}
+
+/**
+ * Inspection and fault injection for a running emulator.
+ *
+ * @since 0.1.0
+ */
+export interface EmulatorControlService {
+  /** `http://127.0.0.1:PORT/api`. */
+  readonly apiUrl: string
+  /** The API key in force. */
+  readonly apiKey: Redacted.Redacted<string>
+  /** Every sandbox not yet destroyed. */
+  readonly sandboxes: Effect.Effect<ReadonlyArray<EmulatorSandbox>>
+  /** The next `times` (default 1) requests of the route get the fault. */
+  readonly inject: (route: EmulatorRoute, fault: Fault, times?: number) => Effect.Effect<void>
+  readonly clearFaults: Effect.Effect<void>
+  readonly setLatencies: (latencies: Partial<Latencies>) => Effect.Effect<void>
+  /** For action servers started from now on. */
+  readonly setActionServer: (behaviour: Partial<ActionServerBehaviour>) => Effect.Effect<void>
+  readonly setSandboxState: (
+    id: string,
+    state: string,
+    options?: { readonly errorReason?: string; readonly recoverable?: boolean }
+  ) => Effect.Effect<void, EmulatorError>
+  /** Keeps a sandbox (or the next created one) in a transitional state for `duration`, then lets it settle. */
+  readonly holdState: (
+    id: string | "next-create",
+    state: "starting" | "stopping" | "creating",
+    duration: Duration.DurationInput
+  ) => Effect.Effect<void>
+  /** Rotates the API key: the old one gets 401 from then on. */
+  readonly setApiKey: (key: string) => Effect.Effect<void>
+  /** Replaces the sandbox's preview token, as a restart does: the old token gets 401. */
+  readonly resetPreviewTokens: (id: string) => Effect.Effect<void, EmulatorError>
+  /** The API and toolbox requests so far. */
+  readonly requests: Effect.Effect<ReadonlyArray<RequestLogEntry>>
+  readonly resetRequests: Effect.Effect<void>
+  /** OS process groups and in-process action servers still running. */
+  readonly liveProcesses: Effect.Effect<number>
+}
+
+/**
+ * The emulator control service.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class EmulatorControl extends Context.Tag("effect-daytona/EmulatorControl")<
+  EmulatorControl,
+  EmulatorControlService
+>() {}
+
+/**
+ * The emulator could not start (or a control call named a sandbox it does not have).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class EmulatorError extends Data.TaggedError("EmulatorError")<{
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/** The compiled child-process entry: beside this module, or under dist/ when running from src/. */
+const actionServerMain = (): Option.Option<string> => {
+  const here = NodePath.dirname(fileURLToPath(import.meta.url))
+  const candidates = [
+    NodePath.join(here, "ActionServerMain.js"),
+    NodePath.join(here.replace(/([\\/])src([\\/])emulator$/, "$1dist$2emulator"), "ActionServerMain.js")
+  ]
+  return Option.fromNullable(candidates.find((path) => existsSync(path)))
+}
+
+const platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layer)
+
+/**
+ * Starts an emulator on 127.0.0.1. Closing the scope ends every sandbox process, action server, the HTTP server
+ * and (unless `dataDir` was given) the data folder.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  options: EmulatorOptions = {}
+): Effect.Effect<EmulatorControlService, EmulatorError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const port = options.port ?? 0
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      return yield* new EmulatorError({ reason: `port must be a whole number from 0 to 65535 (0 = any), got ${port}` })
+    }
+    const scale = options.autoStopTimeScale ?? 1
+    if (!(scale > 0 && Number.isFinite(scale))) {
+      return yield* new EmulatorError({
+        reason: `autoStopTimeScale must be a positive number (1 = real minutes), got ${scale}`
+      })
+    }
+    const context = yield* Layer.build(platform)
+    const fs = Context.get(context, FileSystem.FileSystem)
+    const dataDir = yield* (
+      options.dataDir === undefined
+        ? fs.makeTempDirectoryScoped({ prefix: "effect-daytona-emulator-" })
+        : Effect.as(fs.makeDirectory(options.dataDir, { recursive: true }), options.dataDir)
+    ).pipe(
+      Effect.mapError(
+        (cause) => new EmulatorError({ reason: `Cannot create the emulator's data folder: ${cause.message}`, cause })
+      )
+    )
+    const actionServerMode = options.actionServerMode ?? "in-process"
+    const mainPath = actionServerMain()
+    if (actionServerMode === "child" && Option.isNone(mainPath)) {
+      return yield* new EmulatorError({
+        reason: "actionServerMode child needs the compiled dist/emulator/ActionServerMain.js: run `npm run build` first"
+      })
+    }
+
+    const server = Http.createServer()
+    const httpServer = yield* NodeHttpServer.make(() => server, { port, host: "127.0.0.1" }).pipe(
+      Effect.mapError(
+        (error) =>
+          new EmulatorError({
+            reason: `The emulator cannot listen on 127.0.0.1:${port} (${String(error.cause)}): pick another port, or 0 for any`,
+            cause: error
+          })
+      )
+    )
+    // Runs before the server's own close, which would otherwise wait for clients holding a connection.
+    yield* Effect.addFinalizer(() => Effect.sync(() => server.closeAllConnections()))
+    const boundPort = httpServer.address._tag === "TcpAddress" ? httpServer.address.port : port
+    const baseUrl = `http://127.0.0.1:${boundPort}`
+
+    let currentKey = options.apiKey ?? `emu_${randomBytes(16).toString("hex")}`
+    const apiKey = yield* Ref.make(currentKey)
+    const faults = yield* makeFaultQueue
+    const requests = yield* Ref.make<ReadonlyArray<RequestLogEntry>>([])
+    const behaviour = yield* Ref.make<ActionServerBehaviour>({
+      bootDelay: "200 millis",
+      badGatewayBurst: 0,
+      vscodeToken: randomBytes(16).toString("hex"),
+      ...options.actionServer
+    })
+    const servers = new Set<RunningActionServer>()
+    const host = { executor: Context.get(context, CommandExecutor.CommandExecutor), groups: new Set<number>() }
+    const store = yield* makeStore({
+      dataDir,
+      latencies: { ...defaultLatencies, ...options.latencies },
+      defaultTarget: options.target ?? "us",
+      autoStopTimeScale: scale
+    }).pipe(Effect.provide(context))
+    const preview = yield* makePreview({
+      store,
+      mode: options.previewMode ?? "proxy",
+      baseUrl,
+      client: Context.get(context, HttpClient.HttpClient)
+    })
+    const sessions = makeSessions(store, host, {
+      mode: actionServerMode,
+      previewMode: options.previewMode ?? "proxy",
+      behaviour,
+      faults,
+      mainPath,
+      servers
+    })
+    const guard = makeGuard({ apiKey, faults, requests })
+    const router = HttpRouter.concatAll(
+      apiRouter({ store, preview, organizationId: randomUUID(), toolboxProxyUrl: `${baseUrl}/toolbox` }, guard),
+      toolboxRouter(sessions, guard),
+      preview.router(guard)
+    ).pipe(
+      Effect.catchTag("RouteNotFound", () =>
+        Effect.succeed(json({ statusCode: 404, error: "Not Found", message: "Not Found" }, 404))
+      )
+    )
+    yield* httpServer.serve(router)
+    yield* Effect.logDebug(`Daytona emulator listening on ${baseUrl}/api`)
+
+    const notFound = (id: string) => (cause: unknown) =>
+      new EmulatorError({ reason: `The emulator has no sandbox ${id}`, cause })
+
+    return {
+      apiUrl: `${baseUrl}/api`,
+      get apiKey() {
+        return Redacted.make(currentKey)
+      },
+      sandboxes: Effect.map(store.list, (records) =>
+        records.map((record) => ({
+          id: record.id,
+          name: record.name,
+          state: record.state,
+          labels: record.labels,
+          public: record.public,
+          createdAt: record.createdAt
+        }))
+      ),
+      inject: faults.inject,
+      clearFaults: faults.clear,
+      setLatencies: store.setLatencies,
+      setActionServer: (patch) => Ref.update(behaviour, (current) => ({ ...current, ...patch })),
+      setSandboxState: (id, state, opts) => Effect.mapError(store.setState(id, state, opts), notFound(id)),
+      holdState: store.hold,
+      setApiKey: (key) =>
+        Effect.zipRight(
+          Effect.sync(() => {
+            currentKey = key
+          }),
+          Ref.set(apiKey, key)
+        ),
+      resetPreviewTokens: (id) => Effect.mapError(store.resetPreviewToken(id), notFound(id)),
+      requests: Ref.get(requests),
+      resetRequests: Ref.set(requests, []),
+      liveProcesses: Effect.sync(() => liveGroups(host) + servers.size)
+    } satisfies EmulatorControlService
+  }).pipe(Effect.withSpan("Emulator.make"))
+
+/**
+ * An embedded emulator as a layer: provides the {@link EmulatorControl} and a `DaytonaConfig` pointing at it
+ * (with `target`, `public`, `deleteOnClose` and `disableAutoStop` from the options).
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: EmulatorOptions = {}): Layer.Layer<DaytonaConfig | EmulatorControl, EmulatorError> =>
+  Layer.scopedContext(
+    Effect.gen(function* () {
+      const control = yield* make(options)
+      const settings = yield* DaytonaConfig.make({
+        apiKey: control.apiKey,
+        apiUrl: control.apiUrl,
+        target: options.target ?? "us",
+        public: options.public,
+        deleteOnClose: options.deleteOnClose,
+        disableAutoStop: options.disableAutoStop
+      }).pipe(
+        Either.mapLeft(
+          (cause) => new EmulatorError({ reason: `The emulator's settings are invalid: ${String(cause)}`, cause })
+        )
+      )
+      return Context.make(EmulatorControl, control).pipe(Context.add(DaytonaConfig, settings))
+    })
+  )

@@ -1,0 +1,252 @@
+/**
+ * What every emulator request goes through: the API-key check, the injected fault of its route, the rendering
+ * of failures in the body shape of its surface (API, toolbox daemon, preview proxy) and the request log.
+ *
+ * @since 0.1.0
+ */
+import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Duration, Effect, Option, ParseResult, Ref, Schema, Stream } from "effect"
+import { timingSafeEqual } from "node:crypto"
+import { apiErrorBody, daemonErrorBody, HttpFailure, reasonPhrase } from "./Dto.js"
+import { Fault } from "./Faults.js"
+import type { EmulatorRoute, FaultQueue } from "./Faults.js"
+
+/**
+ * Which part of the emulator answers: decides the error body shape and whether the API key is checked.
+ *
+ * @since 0.1.0
+ */
+export type Surface = "api" | "toolbox" | "preview"
+
+/**
+ * One line of the request log.
+ *
+ * @since 0.1.0
+ */
+export interface RequestLogEntry {
+  readonly route: EmulatorRoute
+  readonly method: string
+  readonly path: string
+  /** 0 when the connection was dropped without an answer. */
+  readonly status: number
+}
+
+/**
+ * What the guard needs.
+ *
+ * @since 0.1.0
+ */
+export interface GuardContext {
+  /** The API key in force (rotated by `setApiKey`). */
+  readonly apiKey: Ref.Ref<string>
+  readonly faults: FaultQueue
+  readonly requests: Ref.Ref<ReadonlyArray<RequestLogEntry>>
+}
+
+/** A handler's response, or a failure to render. */
+export type Handler<R> = Effect.Effect<HttpServerResponse.HttpServerResponse, HttpFailure, R>
+
+const MAX_LOG = 10_000
+
+/**
+ * A JSON response.
+ *
+ * @since 0.1.0
+ */
+export const json = (body: unknown, status = 200, headers?: Readonly<Record<string, string>>) =>
+  HttpServerResponse.unsafeJson(body, { status, ...(headers === undefined ? {} : { headers }) })
+
+/**
+ * Renders a failure in the body shape of a surface.
+ *
+ * @since 0.1.0
+ */
+export const render = (surface: Surface, failure: HttpFailure, method: string, path: string) =>
+  json(
+    surface === "toolbox"
+      ? daemonErrorBody(failure.status, failure.detail, path, method, failure.code)
+      : apiErrorBody(failure.status, failure.detail, path),
+    failure.status,
+    failure.headers
+  )
+
+/** Sends the status, headers and first byte at once, the rest after `duration` (streamed bodies too). */
+const dribble = (response: HttpServerResponse.HttpServerResponse, duration: Duration.DurationInput) => {
+  const body: Stream.Stream<Uint8Array, unknown> =
+    response.body._tag === "Stream"
+      ? response.body.stream
+      : Stream.succeed(response.body._tag === "Uint8Array" ? response.body.body : new TextEncoder().encode("{}"))
+  const slowed = Stream.flatMap(Stream.zipWithIndex(body), ([chunk, index]) =>
+    index === 0
+      ? Stream.concat(
+          Stream.succeed(chunk.subarray(0, 1)),
+          Stream.fromEffect(Effect.as(Effect.sleep(duration), chunk.subarray(1)))
+        )
+      : Stream.succeed(chunk)
+  )
+  return HttpServerResponse.stream(slowed, {
+    status: response.status,
+    headers: response.headers,
+    contentType: response.headers["content-type"] ?? "application/json"
+  })
+}
+
+const sameSecret = (given: string, expected: string): boolean => {
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/** The response of a fault, wrapped around the handler. */
+const withFault = <R>(
+  fault: Option.Option<Fault>,
+  handler: Handler<R>,
+  fail: (failure: HttpFailure) => HttpServerResponse.HttpServerResponse
+): Effect.Effect<HttpServerResponse.HttpServerResponse, HttpFailure, R | HttpServerRequest.HttpServerRequest> => {
+  const drop = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    Effect.sync(() => {
+      NodeHttpServerRequest.toIncomingMessage(request).socket.destroy()
+      return HttpServerResponse.empty({ status: 599 })
+    })
+  )
+  return Option.match(fault, {
+    onNone: () => handler,
+    onSome: Fault.$match({
+      Status: ({ message, retryAfter, status }) =>
+        Effect.succeed(
+          fail(
+            new HttpFailure({
+              status,
+              detail: message ?? reasonPhrase(status),
+              headers: retryAfter === undefined ? undefined : { "retry-after": String(retryAfter) }
+            })
+          )
+        ),
+      Latency: ({ duration }) => Effect.zipRight(Effect.sleep(duration), handler),
+      Malformed: () =>
+        Effect.succeed(HttpServerResponse.text(`{"id":"malformed","state":"sta`, { contentType: "application/json" })),
+      Drop: () => drop,
+      Crash: () => drop,
+      AllocateThenFail: ({ status }) =>
+        Effect.as(
+          Effect.either(handler),
+          fail(new HttpFailure({ status, detail: `${reasonPhrase(status)} (the request was carried out)` }))
+        ),
+      SlowLoris: ({ duration }) => Effect.map(handler, (response) => dribble(response, duration))
+    })
+  })
+}
+
+/**
+ * Wraps a route's handler: API-key check (API and toolbox), the route's injected fault, failure rendering and
+ * the request log (API and toolbox).
+ *
+ * @since 0.1.0
+ */
+export const makeGuard =
+  (context: GuardContext) =>
+  <R>(
+    route: EmulatorRoute,
+    surface: Surface,
+    handler: Handler<R>
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R | HttpServerRequest.HttpServerRequest> =>
+    Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const path = new URL(request.url, "http://emulator").pathname
+      const fail = (failure: HttpFailure) => render(surface, failure, request.method, path)
+      let response: HttpServerResponse.HttpServerResponse
+      const key = yield* Ref.get(context.apiKey)
+      const auth = request.headers["authorization"] ?? ""
+      if (surface !== "preview" && !(auth.startsWith("Bearer ") && sameSecret(auth.slice(7), key))) {
+        response = fail(
+          new HttpFailure({ status: 401, detail: "Invalid credentials: the API key is missing or revoked" })
+        )
+      } else {
+        const fault = yield* context.faults.take(route)
+        response = yield* withFault(fault, handler, fail).pipe(
+          Effect.catchAll((failure) => Effect.succeed(fail(failure))),
+          Effect.catchAllDefect((defect) =>
+            Effect.as(
+              Effect.logError(`emulator route ${route} failed`, defect),
+              fail(new HttpFailure({ status: 500, detail: "Internal server error" }))
+            )
+          )
+        )
+      }
+      if (surface !== "preview") {
+        const entry: RequestLogEntry = {
+          route,
+          method: request.method,
+          path,
+          status: response.status === 599 ? 0 : response.status
+        }
+        yield* Ref.update(context.requests, (log) => [...log.slice(-(MAX_LOG - 1)), entry])
+      }
+      return response
+    })
+
+/**
+ * Reads a request body as an object: empty and form-encoded bodies are accepted (axios sends bodiless POSTs as
+ * `application/x-www-form-urlencoded`), anything else must be JSON.
+ *
+ * @since 0.1.0
+ */
+export const readBody: Effect.Effect<unknown, HttpFailure, HttpServerRequest.HttpServerRequest> = Effect.gen(
+  function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const text = yield* request.text.pipe(
+      Effect.mapError(() => new HttpFailure({ status: 400, detail: "The request body could not be read" }))
+    )
+    if (text.trim() === "") return {}
+    if ((request.headers["content-type"] ?? "").includes("application/x-www-form-urlencoded")) {
+      return Object.fromEntries(new URLSearchParams(text))
+    }
+    return yield* Effect.try({
+      try: () => JSON.parse(text) as unknown,
+      catch: (error) =>
+        new HttpFailure({ status: 400, detail: error instanceof Error ? error.message : "The body is not JSON" })
+    })
+  }
+)
+
+/**
+ * Decodes a value with a schema; failures become a 400 with NestJS-style validation messages.
+ *
+ * @since 0.1.0
+ */
+export const decode = <A, I>(schema: Schema.Schema<A, I>, value: unknown): Effect.Effect<A, HttpFailure> =>
+  Schema.decodeUnknown(schema)(value).pipe(
+    Effect.mapError((error) => {
+      const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+      return new HttpFailure({
+        status: 400,
+        detail: issues.map((issue) => `${issue.path.length === 0 ? "body" : issue.path.join(".")}: ${issue.message}`)
+      })
+    })
+  )
+
+/**
+ * The query parameters of the current request (repeated keys kept in order).
+ *
+ * @since 0.1.0
+ */
+export const query: Effect.Effect<URLSearchParams, never, HttpServerRequest.HttpServerRequest> = Effect.map(
+  HttpServerRequest.HttpServerRequest,
+  (request) => new URL(request.url, "http://emulator").searchParams
+)
+
+/**
+ * Whether `given` is the secret `expected`, compared in constant time.
+ *
+ * @since 0.1.0
+ */
+export const secretMatches = (given: string | undefined, expected: string): boolean =>
+  given !== undefined && sameSecret(given, expected)
+
+/**
+ * A route guard made by {@link makeGuard}.
+ *
+ * @since 0.1.0
+ */
+export type Guard = ReturnType<typeof makeGuard>

@@ -1,0 +1,93 @@
+import { Daytona } from "@daytonaio/sdk"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as ChildProcess from "node:child_process"
+import { existsSync } from "node:fs"
+import * as NodePath from "node:path"
+import { alive, call, root, waitUntil } from "./support.js"
+
+const main = NodePath.join(root, "dist/emulator/StandaloneMain.js")
+const built = existsSync(main)
+
+interface Spawned {
+  readonly child: ChildProcess.ChildProcess
+  readonly stdout: () => string
+  readonly stderr: () => string
+  readonly exited: Promise<number | null>
+}
+
+const start = (args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.sync((): Spawned => {
+      const child = ChildProcess.spawn(process.execPath, [main, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+      let stdout = ""
+      let stderr = ""
+      child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")))
+      child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")))
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+      return { child, stdout: () => stdout, stderr: () => stderr, exited }
+    }),
+    ({ child }) => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL"))
+  )
+
+describe("Standalone emulator (needs npm run build)", () => {
+  it.scopedLive.skipIf(!built)(
+    "prints one JSON line, serves the SDK, and exits 0 on SIGTERM with no process left",
+    () =>
+      Effect.gen(function* () {
+        const emulator = yield* start(["--port", "0", "--json"])
+        const line = yield* waitUntil(
+          Effect.sync(() => emulator.stdout()),
+          (text) => text.includes("\n"),
+          "15 seconds"
+        )
+        const printed = JSON.parse(line.trim()) as { apiUrl: string; apiKey: string }
+        assert.deepStrictEqual(Object.keys(printed).sort(), ["apiKey", "apiUrl"])
+        assert.match(printed.apiUrl, /^http:\/\/127\.0\.0\.1:\d+\/api$/)
+        assert.match(printed.apiKey, /^emu_[0-9a-f]{32}$/)
+        // A second emulator on the taken port fails with exit code 1 and says why.
+        const taken = new URL(printed.apiUrl).port
+        const clash = yield* start(["--port", taken])
+
+        const pid = yield* Effect.acquireUseRelease(
+          Effect.sync(
+            () =>
+              new Daytona({
+                apiKey: printed.apiKey,
+                apiUrl: printed.apiUrl,
+                target: "us",
+                useDeprecatedPolling: true
+              } as ConstructorParameters<typeof Daytona>[0])
+          ),
+          (daytona) =>
+            call(async () => {
+              const sandbox = await daytona.create()
+              await sandbox.process.createSession("s")
+              const result = await sandbox.process.executeSessionCommand("s", {
+                command: "echo $$; exec sleep 30",
+                runAsync: true
+              })
+              for (;;) {
+                const logs = await sandbox.process.getSessionCommandLogs("s", result.cmdId!)
+                const out = logs.stdout ?? ""
+                if (/^\d+\n/.test(out)) return Number(out.trim())
+                await new Promise((resolve) => setTimeout(resolve, 50))
+              }
+            }),
+          (daytona) => Effect.promise(() => daytona[Symbol.asyncDispose]())
+        )
+        assert.isTrue(alive(pid))
+
+        assert.strictEqual(yield* Effect.promise(() => clash.exited), 1)
+        assert.include(clash.stderr(), `cannot listen on 127.0.0.1:${taken}`)
+
+        emulator.child.kill("SIGTERM")
+        const code = yield* Effect.promise(() => emulator.exited)
+        assert.strictEqual(code, 0)
+        assert.isFalse(alive(pid))
+        assert.strictEqual(emulator.stdout().trim().split("\n").length, 1)
+        assert.strictEqual(yield* Effect.promise(() => clash.exited), 1)
+        assert.include(clash.stderr(), `cannot listen on 127.0.0.1:${taken}`)
+      })
+  )
+})
