@@ -1,0 +1,269 @@
+/**
+ * The `effect-daytona` commands (@effect/cli). Each handler imports its module on first use, so
+ * `--help` and `--version` load neither the runtime, the Daytona SDK nor the emulator.
+ *
+ * @since 0.1.0
+ */
+import { Args, CliConfig, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
+import type { CliApp } from "@effect/cli"
+import { Cause, Console, Effect, Option, Ref } from "effect"
+import { readFileSync } from "node:fs"
+import * as Logging from "../layers/Logging.js"
+import * as Errors from "./Errors.js"
+import * as Output from "./Output.js"
+
+/**
+ * The package version, from package.json.
+ *
+ * @since 0.1.0
+ */
+export const version: string = (() => {
+  try {
+    const text = readFileSync(new URL("../../package.json", import.meta.url), "utf8")
+    return String((JSON.parse(text) as { version?: unknown }).version ?? "0.0.0")
+  } catch {
+    return "0.0.0"
+  }
+})()
+
+const common = {
+  emulator: Options.boolean("emulator").pipe(
+    Options.withDescription(
+      "Run against an embedded local emulator instead of DAYTONA_API_URL (no account needed; " +
+        "DAYTONA_PUBLIC, DAYTONA_DELETE_ON_CLOSE and DAYTONA_DISABLE_AUTO_STOP still apply)"
+    )
+  ),
+  json: Options.boolean("json").pipe(Options.withDescription("Print exactly one JSON document on stdout")),
+  verbose: Options.boolean("verbose").pipe(Options.withDescription("On failure, also print the cause"))
+}
+
+const sidOption = Options.text("sid").pipe(
+  Options.withDescription("The session id: the sandbox label OpenHands_SID (default: default)")
+)
+
+const runtimeOptions = {
+  ...common,
+  sid: Options.optional(sidOption),
+  attach: Options.boolean("attach").pipe(
+    Options.withDescription("Attach to the sandbox of the SID (or create it); close then keeps it")
+  )
+}
+
+/** Runs a command's effect with the logger from the environment, reporting its failure. */
+const handle =
+  <F extends { readonly json: boolean; readonly verbose: boolean }, R>(
+    body: (flags: F) => Effect.Effect<void, unknown, R>
+  ) =>
+  (flags: F) =>
+    Effect.suspend(() => body(flags)).pipe(Effect.provide(Logging.layer), Output.reportFailures(flags))
+
+/** Imports a command module on first use. */
+const lazy = <M, R>(load: () => Promise<M>, use: (module: M) => Effect.Effect<void, unknown, R>) =>
+  Effect.flatMap(Effect.promise(load), use)
+
+const connect = Command.make(
+  "connect",
+  runtimeOptions,
+  handle((flags) =>
+    lazy(
+      () => import("./Session.js"),
+      (m) => m.connect(flags)
+    )
+  )
+).pipe(
+  Command.withDescription(
+    "Connect (create, or attach with --attach), print the sandbox id, action server URL, VSCode URL and " +
+      "agent instructions, hold until Ctrl-C, then close"
+  )
+)
+
+const exec = Command.make(
+  "exec",
+  {
+    ...runtimeOptions,
+    command: Args.text({ name: "command" }).pipe(
+      Args.atLeast(1),
+      Args.withDescription(
+        "The command, after --: one argument is a shell command line; several are quoted word by word"
+      )
+    )
+  },
+  handle((flags) =>
+    lazy(
+      () => import("./Session.js"),
+      (m) => m.exec(flags, flags.command)
+    )
+  )
+).pipe(
+  Command.withDescription(
+    "Connect, run a command through the action execution server, print its output, close; exit with its exit code"
+  )
+)
+
+const list = Command.make(
+  "list",
+  common,
+  handle((flags) =>
+    lazy(
+      () => import("./Manage.js"),
+      (m) => m.list(flags)
+    )
+  )
+).pipe(Command.withDescription("List the sandboxes carrying the OpenHands_SID label: id, sid, state"))
+
+const stop = Command.make(
+  "stop",
+  { ...common, sid: sidOption },
+  handle((flags) =>
+    lazy(
+      () => import("./Manage.js"),
+      (m) => m.stopOrDelete(flags, "stop")
+    )
+  )
+).pipe(Command.withDescription("Stop the sandbox(es) of a SID"))
+
+const del = Command.make(
+  "delete",
+  { ...common, sid: sidOption },
+  handle((flags) =>
+    lazy(
+      () => import("./Manage.js"),
+      (m) => m.stopOrDelete(flags, "delete")
+    )
+  )
+).pipe(Command.withDescription("Delete the sandbox(es) of a SID"))
+
+const durationText = /^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$/
+
+const reap = Command.make(
+  "reap",
+  {
+    ...common,
+    olderThan: Options.text("older-than").pipe(
+      Options.withDefault("1h"),
+      Options.mapEffect((text) =>
+        durationText.test(text.trim())
+          ? Effect.succeed(text.trim())
+          : Effect.fail(
+              ValidationError.invalidValue(
+                HelpDoc.p(
+                  `--older-than: ${JSON.stringify(text)} is not a duration; use e.g. 90s, 30m, 1h, 1h30m, 2d or 0`
+                )
+              )
+            )
+      ),
+      Options.withDescription("Only sandboxes older than this (e.g. 30m, 1h, 2d; default 1h)")
+    ),
+    apply: Options.boolean("apply").pipe(Options.withDescription("Stop them (without it, only list them)"))
+  },
+  handle((flags) =>
+    lazy(
+      () => import("./Reap.js"),
+      (m) => m.reap({ ...flags, olderThan: Option.getOrThrow(m.parseDuration(flags.olderThan)) })
+    )
+  )
+).pipe(
+  Command.withDescription(
+    "List the sandboxes this tool created that are older than --older-than and still running; stop them with --apply"
+  )
+)
+
+const doctor = Command.make(
+  "doctor",
+  {
+    ...common,
+    connect: Options.boolean("connect").pipe(
+      Options.withDescription("Also create a sandbox, start its action server, run a command and delete it")
+    )
+  },
+  handle((flags) =>
+    lazy(
+      () => import("./Doctor.js"),
+      (m) => m.doctor(flags)
+    )
+  )
+).pipe(
+  Command.withDescription(
+    "Check the configuration, API reachability and latency, authentication and broken sandboxes; say what to fix"
+  )
+)
+
+const emulator = Command.make(
+  "emulator",
+  {
+    json: common.json,
+    verbose: common.verbose,
+    port: Options.integer("port").pipe(
+      Options.withDefault(0),
+      Options.withDescription("The port on 127.0.0.1 (default 0: any free port)")
+    ),
+    apiKey: Options.text("api-key").pipe(
+      Options.optional,
+      Options.withDescription("The API key clients must send (default: a random one, printed)")
+    )
+  },
+  handle((flags) =>
+    lazy(
+      () => import("./EmulatorCommand.js"),
+      (m) => m.emulator(flags)
+    )
+  )
+).pipe(Command.withDescription("Run the local Daytona emulator until Ctrl-C and print its API URL and key"))
+
+const root = Command.make("effect-daytona", {}, () =>
+  Effect.zipRight(
+    Console.error(
+      "effect-daytona: give a command: connect, exec, list, stop, delete, reap, doctor or emulator (see --help)"
+    ),
+    Output.setExitCode(2)
+  )
+).pipe(
+  Command.withDescription(
+    "Daytona sandboxes for AI agents, from the command line. Every command takes --help; --version prints the version"
+  ),
+  Command.withSubcommands([connect, exec, list, stop, del, reap, doctor, emulator])
+)
+
+const cli = Command.run(root, { name: "effect-daytona", version })
+
+// The help lists this tool's own flags; --help and --version work on every command.
+const cliConfig = CliConfig.make({ showBuiltIns: false })
+
+/**
+ * Runs the CLI on `process.argv`-style arguments and returns the exit code: 0, the command's own for
+ * `exec`, 2 for usage and configuration errors, 1 for other failures. Interruption is passed on.
+ *
+ * @since 0.1.0
+ */
+export const main = (argv: ReadonlyArray<string>): Effect.Effect<number, never, CliApp.CliApp.Environment> =>
+  Effect.gen(function* () {
+    const exitCode = yield* Ref.make(0)
+    yield* cli(argv).pipe(
+      Effect.provideService(Output.ExitCode, exitCode),
+      Effect.provideService(CliConfig.CliConfig, cliConfig),
+      Effect.catchAllCause((cause) =>
+        Effect.gen(function* () {
+          const error = Cause.failureOption(cause)
+          if (Option.exists(error, ValidationError.isValidationError)) {
+            // @effect/cli has printed what is wrong with the command line; add what to do.
+            yield* Console.error("  fix: see effect-daytona --help, or effect-daytona <command> --help")
+            if (argv.includes("--json")) {
+              yield* Output.printJson(
+                Errors.toJson({ tag: "ValidationError", what: "Invalid command line", fix: "See --help", exitCode: 2 })
+              )
+            }
+            yield* Ref.set(exitCode, 2)
+          } else {
+            // Anything the commands did not report themselves (a defect outside any command).
+            yield* Effect.asVoid(
+              Output.reportFailures({ json: argv.includes("--json"), verbose: argv.includes("--verbose") })(
+                Effect.failCause(cause)
+              ).pipe(Effect.provideService(Output.ExitCode, exitCode))
+            )
+          }
+          if (Cause.isInterrupted(cause)) return yield* Effect.interrupt
+        })
+      )
+    )
+    return yield* Ref.get(exitCode)
+  })

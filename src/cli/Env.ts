@@ -1,0 +1,143 @@
+/**
+ * The layers behind the commands, built only when a command runs: the configuration (from the
+ * environment, or an embedded emulator with `--emulator`), the Daytona client, and everything
+ * `DaytonaRuntime.acquire` needs. The modules behind them (the emulator, the runtime, the SDK) are
+ * imported on first use, so `--help` and `--version` load none of them.
+ *
+ * @since 0.1.0
+ */
+import { Config, ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
+import type { ActionServer } from "../services/ActionServer.js"
+import type { DaytonaClient } from "../services/DaytonaClient.js"
+import { DaytonaConfig, Variables } from "../services/DaytonaConfig.js"
+import type { RuntimeEvents } from "../services/RuntimeEvents.js"
+import type { Coordinator } from "../programs/Coordinator.js"
+
+/**
+ * The flags every command takes.
+ *
+ * @since 0.1.0
+ */
+export interface CommonFlags {
+  /** Run against an embedded emulator instead of `DAYTONA_API_URL`. */
+  readonly emulator: boolean
+  /** Print exactly one JSON document on stdout. */
+  readonly json: boolean
+  /** Show the cause of a failure. */
+  readonly verbose: boolean
+}
+
+/**
+ * Test-only knobs of an emulator the CLI runs (`--emulator` and the `emulator` command), in milliseconds:
+ * the boot delay of its action servers (to hold a runtime in its wait for `/alive`) and how long a stop
+ * takes (to hold a runtime in its cleanup).
+ *
+ * @since 0.1.0
+ */
+export const BOOT_DELAY_VARIABLE = "EFFECT_DAYTONA_EMULATOR_BOOT_DELAY_MS"
+
+/** @see BOOT_DELAY_VARIABLE */
+export const STOP_DELAY_VARIABLE = "EFFECT_DAYTONA_EMULATOR_STOP_DELAY_MS"
+
+/**
+ * The emulator options the test-only knobs set (nothing when they are unset).
+ *
+ * @since 0.1.0
+ */
+export const emulatorKnobs = Config.all({
+  bootDelayMs: Config.option(Config.integer(BOOT_DELAY_VARIABLE)),
+  stopDelayMs: Config.option(Config.integer(STOP_DELAY_VARIABLE))
+}).pipe(
+  Config.map(({ bootDelayMs, stopDelayMs }) => ({
+    ...Option.match(bootDelayMs, {
+      onNone: () => ({}),
+      onSome: (ms) => ({ actionServer: { bootDelay: Duration.millis(Math.max(0, ms)) } })
+    }),
+    ...Option.match(stopDelayMs, {
+      onNone: () => ({}),
+      onSome: (ms) => ({ latencies: { stop: Duration.millis(Math.max(0, ms)) } })
+    })
+  }))
+)
+
+const booleanHelp = "use true or false (yes/no, on/off and 1/0 also work)"
+
+/** A boolean variable read as `DaytonaConfig` reads it: anything unknown is an error naming it. */
+const strictBoolean = (name: string): Config.Config<boolean> =>
+  Config.string(name).pipe(
+    Config.option,
+    Config.mapOrFail((option) => {
+      if (Option.isNone(option)) return Either.right(false)
+      const text = option.value.trim()
+      if (["true", "yes", "on", "1"].includes(text)) return Either.right(true)
+      if (["false", "no", "off", "0"].includes(text)) return Either.right(false)
+      return Either.left(
+        ConfigError.InvalidData(
+          [name],
+          `${name} is not a boolean (${JSON.stringify(text.slice(0, 40))}): ${booleanHelp}`
+        )
+      )
+    })
+  )
+
+/**
+ * What an embedded emulator takes from the environment: `DAYTONA_PUBLIC`, `DAYTONA_DELETE_ON_CLOSE`,
+ * `DAYTONA_DISABLE_AUTO_STOP` and the test-only knobs.
+ *
+ * @since 0.1.0
+ */
+export const emulatorEnv = Config.all({
+  public: strictBoolean(Variables.public),
+  deleteOnClose: strictBoolean(Variables.deleteOnClose),
+  disableAutoStop: strictBoolean(Variables.disableAutoStop),
+  knobs: emulatorKnobs
+})
+
+/**
+ * The configuration: `DaytonaConfig.layer` (the environment), or an embedded emulator.
+ *
+ * @since 0.1.0
+ */
+export const configLayer = (flags: CommonFlags): Layer.Layer<DaytonaConfig, unknown> =>
+  flags.emulator
+    ? Layer.unwrapEffect(
+        Effect.gen(function* () {
+          const env = yield* emulatorEnv
+          const Emulator = yield* Effect.promise(() => import("../emulator/Emulator.js"))
+          return Emulator.layer({
+            public: env.public,
+            deleteOnClose: env.deleteOnClose,
+            disableAutoStop: env.disableAutoStop,
+            ...env.knobs
+          })
+        })
+      )
+    : DaytonaConfig.layer
+
+/**
+ * The configuration and the Daytona client.
+ *
+ * @since 0.1.0
+ */
+export const clientLayer = (flags: CommonFlags): Layer.Layer<DaytonaClient | DaytonaConfig, unknown> =>
+  Layer.unwrapEffect(
+    Effect.map(
+      Effect.promise(() => import("../layers/DaytonaClientLive.js")),
+      (Live) => Live.layer.pipe(Layer.provideMerge(configLayer(flags)))
+    )
+  )
+
+/**
+ * What a runtime command needs: the configuration and `DaytonaRuntime.layer`.
+ *
+ * @since 0.1.0
+ */
+export const runtimeLayer = (
+  flags: CommonFlags
+): Layer.Layer<DaytonaClient | ActionServer | RuntimeEvents | Coordinator | DaytonaConfig, unknown> =>
+  Layer.unwrapEffect(
+    Effect.map(
+      Effect.promise(() => import("../DaytonaRuntime.js")),
+      (DaytonaRuntime) => DaytonaRuntime.layer.pipe(Layer.provideMerge(configLayer(flags)))
+    )
+  )

@@ -1,0 +1,154 @@
+/**
+ * The commands that hold a runtime: `connect` (print where the sandbox answers, hold until Ctrl-C,
+ * close) and `exec` (run one command, print its output, close, exit with its code).
+ *
+ * @since 0.1.0
+ */
+import { Console, Effect, Either, Option, Redacted } from "effect"
+import { acquire } from "../programs/DaytonaRuntime.js"
+import type { DaytonaRuntimeHandle } from "../programs/DaytonaRuntime.js"
+import type { RuntimeOptions } from "../programs/Options.js"
+import { RuntimeEvents } from "../services/RuntimeEvents.js"
+import * as Env from "./Env.js"
+import { UsageError } from "./Errors.js"
+import * as Output from "./Output.js"
+
+/**
+ * The flags of `connect` and `exec`.
+ *
+ * @since 0.1.0
+ */
+export interface RuntimeFlags extends Env.CommonFlags {
+  readonly sid: Option.Option<string>
+  readonly attach: boolean
+}
+
+/**
+ * Acquires a runtime with its progress shown on stderr (subscribed before the acquire, so no event is
+ * missed), uses it, and closes it — on success, failure and interruption alike.
+ *
+ * @since 0.1.0
+ */
+export const withRuntime = <A, E, R>(
+  flags: RuntimeFlags,
+  use: (runtime: DaytonaRuntimeHandle) => Effect.Effect<A, E, R>,
+  options: RuntimeOptions = {}
+) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const events = yield* RuntimeEvents
+      const progress = yield* Output.showProgress(yield* events.subscribe)
+      const runtime = yield* acquire({
+        ...options,
+        sid: Option.getOrUndefined(flags.sid),
+        attachToExisting: flags.attach
+      })
+      yield* progress.shownReady
+      return yield* use(runtime)
+    })
+  ).pipe(Effect.provide(Env.runtimeLayer(flags)))
+
+/** The facts about a ready runtime, for people on stderr. */
+const describeRuntime = (runtime: DaytonaRuntimeHandle) =>
+  [
+    `  sandbox:       ${runtime.sandboxId} (sid ${runtime.sid}, ${runtime.public ? "public" : "private"} previews)`,
+    `  action server: ${runtime.actionServerUrl}`
+  ].join("\n")
+
+/**
+ * `connect`: once the runtime is ready, prints its sandbox id, action server URL, VSCode URL (the one
+ * place a URL holding a token is printed, on purpose) and agent instructions; then holds until Ctrl-C
+ * (or SIGTERM) and closes the sandbox by the close policy.
+ *
+ * @since 0.1.0
+ */
+export const connect = (flags: RuntimeFlags) =>
+  withRuntime(flags, (runtime) =>
+    Effect.gen(function* () {
+      const vscode = yield* Effect.either(runtime.vscodeUrl)
+      const instructions = yield* Effect.either(runtime.agentInstructions)
+      const vscodeUrl = Either.match(vscode, {
+        onLeft: () => Option.none<string>(),
+        onRight: Option.map(Redacted.value)
+      })
+      const agentInstructions = Either.getRight(instructions)
+      if (flags.json) {
+        yield* Output.printJson({
+          ok: true,
+          status: "ready",
+          sid: runtime.sid,
+          sandboxId: runtime.sandboxId,
+          actionServerUrl: runtime.actionServerUrl,
+          public: runtime.public,
+          vscodeUrl: Option.getOrNull(vscodeUrl),
+          agentInstructions: Option.getOrNull(agentInstructions)
+        })
+      } else {
+        const vscodeLine = Either.match(vscode, {
+          onLeft: (error) => `unavailable (${error.message})`,
+          onRight: Option.match({ onNone: () => "none (the server has no VSCode token)", onSome: Redacted.value })
+        })
+        yield* Console.log(
+          [
+            `ready: sandbox ${runtime.sandboxId} (sid ${runtime.sid}) answers at ${runtime.actionServerUrl}`,
+            `  VSCode:             ${vscodeLine}`,
+            `  agent instructions: ${Either.match(instructions, { onLeft: (error) => `unavailable (${error.message})`, onRight: (text) => text })}`
+          ].join("\n")
+        )
+      }
+      yield* Output.note("Holding the sandbox; press Ctrl-C to close it.")
+      return yield* Effect.never
+    })
+  )
+
+const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/
+
+/**
+ * The shell command line of `exec`'s arguments: a single argument is taken as a command line as it is;
+ * several are quoted for the shell, word by word.
+ *
+ * @since 0.1.0
+ */
+export const commandLine = (args: ReadonlyArray<string>): string =>
+  args.length === 1
+    ? args[0]!
+    : args.map((arg) => (SAFE_WORD.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(" ")
+
+/**
+ * `exec`: connects, runs the command through the action server, prints its output on stdout (or one
+ * JSON document), closes, and exits with the command's exit code.
+ *
+ * @since 0.1.0
+ */
+export const exec = (flags: RuntimeFlags, args: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const command = commandLine(args)
+    if (command.trim() === "") {
+      return yield* new UsageError({
+        what: "No command given",
+        fix: "Put the command after --, e.g. effect-daytona exec -- echo hi"
+      })
+    }
+    yield* withRuntime(flags, (runtime) =>
+      Effect.gen(function* () {
+        yield* Output.note(describeRuntime(runtime))
+        yield* Output.note(`  running:       ${command}`)
+        const result = yield* runtime.run(command)
+        if (flags.json) {
+          yield* Output.printJson({
+            ok: true,
+            sid: runtime.sid,
+            sandboxId: runtime.sandboxId,
+            actionServerUrl: runtime.actionServerUrl,
+            command,
+            exitCode: result.exitCode,
+            output: result.output
+          })
+        } else if (result.output !== "") {
+          yield* Console.log(result.output)
+        }
+        yield* Output.note(`  exit code:     ${result.exitCode}`)
+        yield* Output.setExitCode(result.exitCode)
+      })
+    )
+  })

@@ -1,0 +1,125 @@
+/**
+ * The built CLI against a standalone emulator: exec's output and exit codes, the JSON documents of
+ * exec, list and delete, and doctor against a healthy emulator and with a wrong or missing key.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { afterAll, beforeAll } from "vitest"
+import { cleanEnv, runCli, startEmulator, type StandaloneEmulator } from "./support.js"
+
+let emulator: StandaloneEmulator
+
+beforeAll(async () => {
+  // Action servers that answer at once: the lifecycle is what is tested here, not the wait.
+  emulator = await startEmulator({ EFFECT_DAYTONA_EMULATOR_BOOT_DELAY_MS: "0" })
+})
+
+afterAll(async () => {
+  await emulator?.stop()
+})
+
+/** Exactly one JSON document on stdout. */
+const parseJson = (stdout: string): Record<string, unknown> => {
+  assert.strictEqual(stdout.trim().split("\n").length, 1, `one line of JSON, got:\n${stdout}`)
+  return JSON.parse(stdout) as Record<string, unknown>
+}
+
+describe("exec", () => {
+  it("prints the command's output on stdout and exits 0", async () => {
+    const result = await runCli(["exec", "--sid", "cli-echo", "--", "echo", "hi"], emulator.env())
+    assert.strictEqual(result.code, 0, result.stderr)
+    assert.strictEqual(result.stdout, "hi\n")
+    assert.match(result.stderr, /ready/)
+    assert.match(result.stderr, /closed sandbox \S+: stopped/)
+
+    // No secret in any output: the API key, the sandbox's preview token, its session key.
+    const sandboxId = result.stderr.match(/sandbox: +(\S+)/)![1]!
+    const get = async (path: string) =>
+      (await (
+        await fetch(`${emulator.apiUrl}/sandbox/${sandboxId}${path}`, {
+          headers: { authorization: `Bearer ${emulator.apiKey}` }
+        })
+      ).json()) as { env?: Record<string, string>; token?: string }
+    const sessionKey = (await get("")).env?.SESSION_API_KEY
+    const previewToken = (await get("/ports/4444/preview-url")).token
+    assert.isString(sessionKey)
+    assert.isString(previewToken)
+    for (const secret of [emulator.apiKey, sessionKey!, previewToken!]) {
+      assert.notInclude(result.stdout + result.stderr, secret)
+    }
+  })
+
+  it("exits with the command's own exit code", async () => {
+    const result = await runCli(["exec", "--", "sh", "-c", "exit 7"], emulator.env())
+    assert.strictEqual(result.code, 7, result.stderr)
+  })
+
+  it("--json prints one document with the exit code and output, and list --json shows the sandboxes", async () => {
+    const exec = await runCli(["exec", "--json", "--sid", "cli-json", "--", "echo", "a b"], emulator.env())
+    assert.strictEqual(exec.code, 0, exec.stderr)
+    const doc = parseJson(exec.stdout)
+    assert.strictEqual(doc.ok, true)
+    assert.strictEqual(doc.exitCode, 0)
+    assert.strictEqual(doc.output, "a b")
+    assert.strictEqual(doc.command, "echo 'a b'")
+    assert.strictEqual(doc.sid, "cli-json")
+
+    const list = await runCli(["list", "--json"], emulator.env())
+    assert.strictEqual(list.code, 0, list.stderr)
+    const sandboxes = parseJson(list.stdout).sandboxes as ReadonlyArray<Record<string, unknown>>
+    const mine = sandboxes.find((sandbox) => sandbox.id === doc.sandboxId)
+    assert.isDefined(mine)
+    assert.strictEqual(mine!.sid, "cli-json")
+    assert.strictEqual(mine!.state, "stopped")
+    assert.strictEqual(mine!.ownedByEffectDaytona, true)
+  })
+
+  it("delete --sid removes the sandboxes of a SID; then stop finds none and exits 1", async () => {
+    const deleted = await runCli(["delete", "--sid", "cli-json", "--json"], emulator.env())
+    assert.strictEqual(deleted.code, 0, deleted.stderr)
+    const doc = parseJson(deleted.stdout)
+    assert.deepStrictEqual(
+      (doc.sandboxes as ReadonlyArray<{ action: string }>).map((s) => s.action),
+      ["deleted"]
+    )
+    const left = (await emulator.sandboxes()).filter((s) => s.labels.OpenHands_SID === "cli-json")
+    assert.isTrue(
+      left.every((s) => s.state === "destroyed" || s.state === "destroying"),
+      JSON.stringify(left)
+    )
+
+    const none = await runCli(["stop", "--sid", "cli-json"], emulator.env())
+    assert.strictEqual(none.code, 1)
+    assert.match(none.stderr, /No sandbox carries the label OpenHands_SID=cli-json/)
+  })
+})
+
+describe.concurrent("doctor", () => {
+  it("passes against a healthy emulator, with the key shown redacted", async () => {
+    const result = await runCli(["doctor", "--json"], emulator.env())
+    assert.strictEqual(result.code, 0, result.stdout + result.stderr)
+    assert.notInclude(result.stdout + result.stderr, emulator.apiKey)
+    const doc = parseJson(result.stdout)
+    assert.strictEqual(doc.ok, true)
+    const checks = doc.checks as ReadonlyArray<{ name: string; status: string; detail: string; latencyMs?: number }>
+    assert.includeMembers(
+      checks.map((c) => `${c.name}:${c.status}`),
+      ["configuration:ok", "API reachable:ok", "authentication:ok", "sandboxes:ok"]
+    )
+    assert.include(checks[0]!.detail, `key set (${emulator.apiKey.length} chars)`)
+    assert.isNumber(checks.find((c) => c.name === "API reachable")!.latencyMs)
+  })
+
+  it("fails with a wrong key and says to fix the key", async () => {
+    const result = await runCli(["doctor"], emulator.env({ DAYTONA_API_KEY: "wrong-key" }))
+    assert.strictEqual(result.code, 1)
+    assert.match(result.stdout, /FAIL +authentication +the API key was rejected \(HTTP 401\)/)
+    assert.notInclude(result.stdout + result.stderr, "wrong-key")
+    assert.match(result.stdout, /fix: Create a new key at \S+ and export DAYTONA_API_KEY/)
+  })
+
+  it("exits 2 when the key is missing", async () => {
+    const result = await runCli(["doctor"], cleanEnv())
+    assert.strictEqual(result.code, 2)
+    assert.match(result.stdout, /FAIL +configuration +Invalid configuration: DAYTONA_API_KEY is not set/)
+  })
+})
