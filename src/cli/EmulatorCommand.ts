@@ -5,10 +5,9 @@
  *
  * @since 0.1.0
  */
-import { Console, Effect, Option, Redacted } from "effect"
-import { make } from "../emulator/Emulator.js"
+import { Effect, Option } from "effect"
+import * as Standalone from "../emulator/Standalone.js"
 import * as Env from "./Env.js"
-import * as Output from "./Output.js"
 
 /**
  * The flags of `emulator`.
@@ -28,22 +27,6 @@ export interface EmulatorFlags {
  * @since 0.1.0
  */
 export const emulator = (flags: EmulatorFlags) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const control = yield* make({
-        port: flags.port,
-        apiKey: Option.getOrUndefined(flags.apiKey),
-        ...(yield* Env.emulatorKnobs)
-      })
-      const apiKey = Redacted.value(control.apiKey)
-      if (flags.json) {
-        yield* Output.printJson({ apiUrl: control.apiUrl, apiKey })
-      } else {
-        yield* Console.log(`Daytona emulator listening on ${control.apiUrl}`)
-        yield* Console.log(`API key: ${apiKey}`)
-        yield* Console.log(`Use it with: DAYTONA_API_URL=${control.apiUrl} DAYTONA_API_KEY=${apiKey}`)
-        yield* Output.note("Press Ctrl-C to stop it (every sandbox process is ended).")
-      }
-      return yield* Effect.never
-    })
+  Effect.flatMap(Env.emulatorKnobs, (knobs) =>
+    Standalone.run({ port: flags.port, apiKey: Option.getOrUndefined(flags.apiKey), json: flags.json, ...knobs })
   )

@@ -6,10 +6,10 @@
  *
  * @since 0.1.0
  */
-import { Config, ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
+import { Config, Duration, Effect, Layer, Option } from "effect"
 import type { ActionServer } from "../services/ActionServer.js"
 import type { DaytonaClient } from "../services/DaytonaClient.js"
-import { DaytonaConfig, Variables } from "../services/DaytonaConfig.js"
+import { DaytonaConfig, Defaults, strictBoolean, Variables } from "../services/DaytonaConfig.js"
 import type { RuntimeEvents } from "../services/RuntimeEvents.js"
 import type { Coordinator } from "../programs/Coordinator.js"
 
@@ -60,26 +60,6 @@ export const emulatorKnobs = Config.all({
   }))
 )
 
-const booleanHelp = "use true or false (yes/no, on/off and 1/0 also work)"
-
-/** A boolean variable read as `DaytonaConfig` reads it: anything unknown is an error naming it. */
-const strictBoolean = (name: string): Config.Config<boolean> =>
-  Config.string(name).pipe(
-    Config.option,
-    Config.mapOrFail((option) => {
-      if (Option.isNone(option)) return Either.right(false)
-      const text = option.value.trim()
-      if (["true", "yes", "on", "1"].includes(text)) return Either.right(true)
-      if (["false", "no", "off", "0"].includes(text)) return Either.right(false)
-      return Either.left(
-        ConfigError.InvalidData(
-          [name],
-          `${name} is not a boolean (${JSON.stringify(text.slice(0, 40))}): ${booleanHelp}`
-        )
-      )
-    })
-  )
-
 /**
  * What an embedded emulator takes from the environment: `DAYTONA_PUBLIC`, `DAYTONA_DELETE_ON_CLOSE`,
  * `DAYTONA_DISABLE_AUTO_STOP` and the test-only knobs.
@@ -87,9 +67,9 @@ const strictBoolean = (name: string): Config.Config<boolean> =>
  * @since 0.1.0
  */
 export const emulatorEnv = Config.all({
-  public: strictBoolean(Variables.public),
-  deleteOnClose: strictBoolean(Variables.deleteOnClose),
-  disableAutoStop: strictBoolean(Variables.disableAutoStop),
+  public: strictBoolean(Variables.public, Defaults.public),
+  deleteOnClose: strictBoolean(Variables.deleteOnClose, Defaults.deleteOnClose),
+  disableAutoStop: strictBoolean(Variables.disableAutoStop, Defaults.disableAutoStop),
   knobs: emulatorKnobs
 })
 

@@ -7,22 +7,18 @@
  */
 import { Console, Effect, Redacted } from "effect"
 import { make } from "./Emulator.js"
-import type { EmulatorError } from "./Emulator.js"
+import type { EmulatorError, EmulatorOptions } from "./Emulator.js"
 
 /**
  * How to run the standalone emulator.
  *
  * @since 0.1.0
  */
-export interface StandaloneOptions {
+export interface StandaloneOptions extends EmulatorOptions {
   /** 0 = any free port. */
   readonly port: number
-  /** Default: a random key, printed at start. */
-  readonly apiKey?: string | undefined
   /** Print exactly one line `{"apiUrl": …, "apiKey": …}` instead of the human lines. */
   readonly json: boolean
-  readonly previewMode?: "direct" | "proxy" | undefined
-  readonly actionServerMode?: "in-process" | "child" | undefined
 }
 
 /**
@@ -33,12 +29,8 @@ export interface StandaloneOptions {
 export const run = (options: StandaloneOptions): Effect.Effect<never, EmulatorError> =>
   Effect.scoped(
     Effect.gen(function* () {
-      const control = yield* make({
-        port: options.port,
-        apiKey: options.apiKey,
-        previewMode: options.previewMode,
-        actionServerMode: options.actionServerMode
-      })
+      const { json: _json, ...emulatorOptions } = options
+      const control = yield* make(emulatorOptions)
       const apiKey = Redacted.value(control.apiKey)
       if (options.json) {
         yield* Console.log(JSON.stringify({ apiUrl: control.apiUrl, apiKey }))
@@ -46,7 +38,7 @@ export const run = (options: StandaloneOptions): Effect.Effect<never, EmulatorEr
         yield* Console.log(`Daytona emulator listening on ${control.apiUrl}`)
         yield* Console.log(`API key: ${apiKey}`)
         yield* Console.log(`Use it with: DAYTONA_API_URL=${control.apiUrl} DAYTONA_API_KEY=${apiKey}`)
-        yield* Console.log("Press Ctrl-C to stop (every sandbox process is ended).")
+        yield* Console.error("Press Ctrl-C to stop (every sandbox process is ended).")
       }
       return yield* Effect.never
     })

@@ -143,8 +143,13 @@ const validateMaxCreates = (value: number): Either.Either<number, ConfigError.Co
 
 const booleanHelp = "use true or false (yes/no, on/off and 1/0 also work)"
 
-/** A strict boolean: what `Config.boolean` accepts, anything else an error naming the variable. */
-const strictBoolean = (name: string, fallback: boolean): Config.Config<boolean> =>
+/**
+ * A strict boolean variable: what `Config.boolean` accepts (true/false, yes/no, on/off, 1/0); unset
+ * gives `fallback`; anything else (empty included) is an error naming the variable.
+ *
+ * @since 0.1.0
+ */
+export const strictBoolean = (name: string, fallback: boolean): Config.Config<boolean> =>
   Config.string(name).pipe(
     Config.option,
     Config.mapOrFail((option) => {
