@@ -21,7 +21,13 @@ import type * as Sdk from "@daytonaio/sdk"
 import { Clock, Duration, Effect, identity, Layer, Option, Redacted } from "effect"
 import type { Scope } from "effect"
 import * as Retry from "../policies/Retry.js"
-import { AmbiguousSandbox, DaytonaApiError, DaytonaClient, SID_LABEL } from "../services/DaytonaClient.js"
+import {
+  ACQUIRE_LABEL,
+  AmbiguousSandbox,
+  DaytonaApiError,
+  DaytonaClient,
+  SID_LABEL
+} from "../services/DaytonaClient.js"
 import type { DaytonaClientService, Sandbox } from "../services/DaytonaClient.js"
 import { DaytonaConfig } from "../services/DaytonaConfig.js"
 import { fromSdkError, sanitizeDefect } from "./SdkErrors.js"
@@ -61,7 +67,8 @@ export const toRecord = (sandbox: Sdk.Sandbox): Sandbox =>
   Object.freeze({
     id: sandbox.id,
     name: sandbox.name ?? sandbox.id,
-    state: (sandbox.state as string | undefined) ?? "unknown",
+    // Kept as it came, as text (a body with a number or an object there must not break what reads it).
+    state: sandbox.state === undefined || sandbox.state === null ? "unknown" : String(sandbox.state),
     labels: Object.freeze({ ...sandbox.labels }),
     env: Object.freeze(
       Object.fromEntries(Object.entries(sandbox.env ?? {}).map(([key, value]) => [key, Redacted.make(value)]))
@@ -77,6 +84,32 @@ export const toRecord = (sandbox: Sdk.Sandbox): Sandbox =>
   })
 
 const seconds = (duration: Duration.Duration): number => Duration.toMillis(duration) / 1000
+
+/**
+ * Whether a throwable that is not an SDK error comes from an answer the SDK could not read: a body
+ * that is not JSON or lacks a field makes the SDK (and its generated API client) throw `TypeError`,
+ * `SyntaxError` or `RequiredError` instead of a `DaytonaError`.
+ */
+const isUnreadableAnswer = (error: unknown): error is Error =>
+  error instanceof TypeError ||
+  error instanceof SyntaxError ||
+  (error instanceof Error && error.name === "RequiredError")
+
+const unreadableAnswer = (
+  operation: string,
+  sandboxId: string | undefined,
+  error: Error,
+  secrets: ReadonlyArray<string>
+): DaytonaApiError => {
+  const clean = sanitizeDefect(error, secrets) as Error
+  return new DaytonaApiError({
+    reason: "Unknown",
+    operation,
+    sandboxId,
+    detail: `Daytona's answer could not be read (${clean.name}: ${clean.message.slice(0, 200)})`,
+    cause: { name: clean.name, message: clean.message }
+  })
+}
 
 /**
  * Builds the client service; the SDK client lives as long as the scope.
@@ -108,6 +141,7 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
 
   const cache = new Map<string, Sdk.Sandbox>()
   const remember = (sandbox: Sdk.Sandbox): Sdk.Sandbox => {
+    if (typeof sandbox.id !== "string") throw new TypeError("the sandbox in Daytona's answer has no id")
     cache.set(sandbox.id, sandbox)
     return sandbox
   }
@@ -125,7 +159,8 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
     method: Method,
     sandboxId: string | undefined,
     sdkTimeout: Duration.Duration,
-    run: (signal: AbortSignal) => Promise<A>
+    run: (signal: AbortSignal) => Promise<A>,
+    retryRateLimited = true
   ): Effect.Effect<A, DaytonaApiError> => {
     const operation = `DaytonaClient.${method}`
     const limit = Duration.sum(sdkTimeout, Timeouts.margin)
@@ -135,7 +170,9 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
           ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
               Effect.fail(fromSdkError(error, { operation, sandboxId, now, secrets }))
             )
-          : Effect.die(sanitizeDefect(error, secrets))
+          : isUnreadableAnswer(error)
+            ? Effect.fail(unreadableAnswer(operation, sandboxId, error, secrets))
+            : Effect.die(sanitizeDefect(error, secrets))
       ),
       Effect.timeoutFail({
         duration: limit,
@@ -147,12 +184,14 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
             detail: `no answer from Daytona within ${Duration.format(limit)}`
           })
       }),
-      Effect.tapError((error) =>
+      // After a failure the cached SDK sandbox may hold a half-applied answer (a garbage body overwrites its
+      // fields, its id included): forget it, so the next call reads the sandbox afresh.
+      Effect.tapError(() =>
         Effect.sync(() => {
-          if (error.reason === "NotFound" && sandboxId !== undefined) cache.delete(sandboxId)
+          if (sandboxId !== undefined) cache.delete(sandboxId)
         })
       ),
-      Effect.retry(Retry.rateLimited),
+      retryRateLimited ? Effect.retry(Retry.rateLimited) : identity,
       Effect.withSpan(operation, { attributes: sandboxId === undefined ? {} : { "daytona.sandbox.id": sandboxId } })
     )
   }
@@ -169,6 +208,13 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
 
   const lifecycleSeconds = seconds(Timeouts.lifecycle)
 
+  const waitUntilStarted = (id: string) =>
+    call("waitUntilStarted", id, Timeouts.lifecycle, async () => {
+      const sandbox = await freshSandbox(id)
+      await sandbox.waitUntilStarted(lifecycleSeconds)
+      return toRecord(sandbox)
+    })
+
   return DaytonaClient.of({
     list: (labels) => listWith("list", labels),
 
@@ -184,21 +230,45 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
 
     create: (params) => {
       const timeout = Duration.decode(params.timeout ?? Timeouts.lifecycle)
-      return call("create", undefined, timeout, async () => {
-        const sandbox = await daytona.create(
-          {
-            language: params.language ?? "python",
-            envVars: { ...params.envVars },
-            // The SDK adds `code-toolbox-language` to the object it is given: hand it a copy.
-            labels: { ...params.labels },
-            public: params.public,
-            autoStopInterval: params.autoStopInterval,
-            ...(params.name === undefined ? {} : { name: params.name }),
-            ...(params.snapshot === undefined ? {} : { snapshot: params.snapshot })
-          },
-          { timeout: seconds(timeout) }
-        )
-        return toRecord(remember(sandbox))
+      const once = call(
+        "create",
+        undefined,
+        timeout,
+        async () => {
+          const sandbox = await daytona.create(
+            {
+              language: params.language ?? "python",
+              envVars: { ...params.envVars },
+              // The SDK adds `code-toolbox-language` to the object it is given: hand it a copy.
+              labels: { ...params.labels },
+              public: params.public,
+              autoStopInterval: params.autoStopInterval,
+              ...(params.name === undefined ? {} : { name: params.name }),
+              ...(params.snapshot === undefined ? {} : { snapshot: params.snapshot })
+            },
+            { timeout: seconds(timeout) }
+          )
+          return toRecord(remember(sandbox))
+        },
+        false
+      )
+      // A 429 may come from the SDK's state poll after the sandbox was allocated: when the request carries a
+      // label unique to it, the retry adopts that sandbox (waiting until it is started) instead of making a second.
+      const acquireId = params.labels[ACQUIRE_LABEL]
+      const adoptOrCreate =
+        acquireId === undefined
+          ? once
+          : Effect.flatMap(listWith("create", { [ACQUIRE_LABEL]: acquireId }), (found) => {
+              const live = found.find((s) => s.state !== "destroyed" && s.state !== "destroying")
+              return live === undefined ? once : waitUntilStarted(live.id)
+            })
+      return Effect.suspend(() => {
+        let first = true
+        return Effect.suspend(() => {
+          const attempt = first ? once : adoptOrCreate
+          first = false
+          return attempt
+        }).pipe(Effect.retry(Retry.rateLimited))
       })
     },
 
@@ -232,12 +302,7 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
         cache.delete(id)
       }),
 
-    waitUntilStarted: (id) =>
-      call("waitUntilStarted", id, Timeouts.lifecycle, async () => {
-        const sandbox = await freshSandbox(id)
-        await sandbox.waitUntilStarted(lifecycleSeconds)
-        return toRecord(sandbox)
-      }),
+    waitUntilStarted,
 
     waitUntilStopped: (id) =>
       call("waitUntilStopped", id, Timeouts.lifecycle, async () => {
@@ -264,12 +329,18 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
     previewLink: (id, port) =>
       call("previewLink", id, Timeouts.request, async () => {
         const link = await (await sandboxFor(id)).getPreviewLink(port)
+        if (typeof link?.url !== "string" || typeof link.token !== "string") {
+          throw new TypeError("the preview link in Daytona's answer has no url or token")
+        }
         return { url: link.url, token: Redacted.make(link.token) }
       }),
 
     signedPreviewUrl: (id, port, expiresInSeconds) =>
       call("signedPreviewUrl", id, Timeouts.request, async () => {
         const signed = await (await sandboxFor(id)).getSignedPreviewUrl(port, expiresInSeconds)
+        if (typeof signed?.url !== "string") {
+          throw new TypeError("the signed preview URL in Daytona's answer has no url")
+        }
         return { url: Redacted.make(signed.url), expiresInSeconds }
       }),
 
@@ -285,6 +356,9 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
         const result = await (
           await sandboxFor(id)
         ).process.executeSessionCommand(sessionId, { command, runAsync: options?.runAsync === true }, timeoutSeconds)
+        if (typeof result?.cmdId !== "string") {
+          throw new TypeError("the command in Daytona's answer has no cmdId")
+        }
         return {
           cmdId: result.cmdId,
           exitCode: Option.fromNullable(result.exitCode),

@@ -13,6 +13,7 @@ import {
   Effect,
   Exit,
   ExecutionStrategy,
+  Fiber,
   Metric,
   Option,
   Redacted,
@@ -171,14 +172,19 @@ const connect = (ctx: Lifecycle.Ctx, scope: Scope.CloseableScope) =>
 
     // Acquire the sandbox with its release registered at once: creation is uninterruptible, so an
     // interruption during it waits for the sandbox to exist and then closes it.
+    // The close runs in a fiber of its own, awaited without interruption: an interruption that arrives
+    // while it runs (Ctrl-C during the close) would otherwise reach its interruptible, time-boxed work
+    // and abort it, leaving the sandbox running. Only the time box ends it early.
     const release = (obtained: Lifecycle.Obtained) =>
       Lifecycle.closeSandbox(ctx, obtained.sandbox.id, options.onClose).pipe(
-        Effect.interruptible,
         Effect.timeoutTo({
           duration: Lifecycle.CLOSE_TIMEOUT,
           onSuccess: (closed) => closed,
           onTimeout: (): Lifecycle.CloseOutcome => ({ action: "failed", error: "close timed out" })
         }),
+        Effect.interruptible,
+        Effect.forkDaemon,
+        Effect.flatMap(Fiber.join),
         Effect.flatMap((closed) => Ref.set(outcome, { sandboxId: obtained.sandbox.id, action: closed }))
       )
     const existing = yield* Lifecycle.findExisting(ctx)

@@ -189,14 +189,14 @@ export const findExisting = (ctx: Ctx): Effect.Effect<Option.Option<Obtained>, D
     : Effect.succeedNone
 
 /**
- * Creates a sandbox, admitted through the coordinator. When the create fails after Daytona may have
- * allocated the sandbox, whatever carries this acquire's label is cleaned up before the error surfaces.
+ * Creates a sandbox, admitted through the coordinator. When the create fails (or dies) after Daytona may
+ * have allocated the sandbox, whatever carries this acquire's label is cleaned up before the error surfaces.
  *
  * @since 0.1.0
  */
 export const createSandbox = (ctx: Ctx): Effect.Effect<Obtained, DaytonaApiError | AmbiguousSandbox> =>
   create(ctx).pipe(
-    Effect.tapError(() => cleanupOrphans(ctx)),
+    Effect.onError(() => cleanupOrphans(ctx)),
     timed("obtain")
   )
 
