@@ -29,8 +29,8 @@ export interface CommonFlags {
 
 /**
  * Test-only knobs of an emulator the CLI runs (`--emulator` and the `emulator` command), in milliseconds:
- * the boot delay of its action servers (to hold a runtime in its wait for `/alive`) and how long a stop
- * takes (to hold a runtime in its cleanup).
+ * the boot delay of its action servers (to hold a runtime in its wait for `/alive`), how long a stop
+ * takes (to hold a runtime in its cleanup) and how long a create takes (to hold it while creating).
  *
  * @since 0.1.0
  */
@@ -39,6 +39,9 @@ export const BOOT_DELAY_VARIABLE = "EFFECT_DAYTONA_EMULATOR_BOOT_DELAY_MS"
 /** @see BOOT_DELAY_VARIABLE */
 export const STOP_DELAY_VARIABLE = "EFFECT_DAYTONA_EMULATOR_STOP_DELAY_MS"
 
+/** How long a create takes (to hold a runtime while its sandbox is being created). @see BOOT_DELAY_VARIABLE */
+export const CREATE_DELAY_VARIABLE = "EFFECT_DAYTONA_EMULATOR_CREATE_DELAY_MS"
+
 /**
  * The emulator options the test-only knobs set (nothing when they are unset).
  *
@@ -46,18 +49,28 @@ export const STOP_DELAY_VARIABLE = "EFFECT_DAYTONA_EMULATOR_STOP_DELAY_MS"
  */
 export const emulatorKnobs = Config.all({
   bootDelayMs: Config.option(Config.integer(BOOT_DELAY_VARIABLE)),
-  stopDelayMs: Config.option(Config.integer(STOP_DELAY_VARIABLE))
+  stopDelayMs: Config.option(Config.integer(STOP_DELAY_VARIABLE)),
+  createDelayMs: Config.option(Config.integer(CREATE_DELAY_VARIABLE))
 }).pipe(
-  Config.map(({ bootDelayMs, stopDelayMs }) => ({
-    ...Option.match(bootDelayMs, {
-      onNone: () => ({}),
-      onSome: (ms) => ({ actionServer: { bootDelay: Duration.millis(Math.max(0, ms)) } })
-    }),
-    ...Option.match(stopDelayMs, {
-      onNone: () => ({}),
-      onSome: (ms) => ({ latencies: { stop: Duration.millis(Math.max(0, ms)) } })
-    })
-  }))
+  Config.map(({ bootDelayMs, createDelayMs, stopDelayMs }) => {
+    const latencies = {
+      ...Option.match(stopDelayMs, {
+        onNone: () => ({}),
+        onSome: (ms) => ({ stop: Duration.millis(Math.max(0, ms)) })
+      }),
+      ...Option.match(createDelayMs, {
+        onNone: () => ({}),
+        onSome: (ms) => ({ create: Duration.millis(Math.max(0, ms)) })
+      })
+    }
+    return {
+      ...Option.match(bootDelayMs, {
+        onNone: () => ({}),
+        onSome: (ms) => ({ actionServer: { bootDelay: Duration.millis(Math.max(0, ms)) } })
+      }),
+      ...(Object.keys(latencies).length === 0 ? {} : { latencies })
+    }
+  })
 )
 
 /**

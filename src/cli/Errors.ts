@@ -115,6 +115,14 @@ const apiFailure = (error: DaytonaApiError): Failure => {
     case "Transient":
     case "Timeout":
     case "Unknown":
+      // Unknown without a status: Daytona answered, with something this client cannot read.
+      if (error.reason === "Unknown" && error.status === undefined) {
+        return {
+          ...base,
+          what,
+          fix: `Check that DAYTONA_API_URL points at the Daytona API (not a proxy or a sign-in page), then ${DOCTOR}`
+        }
+      }
       return error.status === undefined
         ? {
             ...base,

@@ -27,6 +27,9 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 NodeRuntime.runMain(main(process.argv).pipe(Effect.provide(NodeContext.layer)), {
   disableErrorReporting: true,
+  // The commands install the logger of LOG_FORMAT (on stderr); runMain's own pretty logger would print every
+  // line a second time, on stdout, where results (and the one JSON document of --json) go.
+  disablePrettyLogger: true,
   teardown: (exit, onExit) => {
     const code =
       received !== undefined

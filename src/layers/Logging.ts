@@ -151,6 +151,9 @@ export const loggerOf = (format: LogFormat): Logger.Logger<unknown, void> => {
 export const layerFrom = (settings: LoggingSettings): Layer.Layer<LogSwitchesRef> =>
   Layer.mergeAll(
     Logger.replace(Logger.defaultLogger, loggerOf(settings.format)),
+    // NodeRuntime.runMain installs a pretty logger of its own beside the default one: without this,
+    // every line would be printed twice, the second time on stdout.
+    Logger.remove(Logger.prettyLoggerDefault),
     Logger.minimumLogLevel(settings.level),
     Layer.succeed(LogSwitchesRef, { allEvents: settings.allEvents, debugRuntime: settings.debugRuntime })
   )

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigError, ConfigProvider, Effect, Either, Layer, Logger, LogLevel } from "effect"
+import { ConfigError, ConfigProvider, Effect, Either, FiberRef, HashSet, Layer, Logger, LogLevel } from "effect"
 import * as Logging from "../../src/layers/Logging.js"
 
 const settings = (env: Record<string, string>) =>
@@ -92,6 +92,27 @@ describe("Logging settings", () => {
         )
       )
       assert.isTrue(Either.isLeft(result))
+    })
+  )
+})
+
+describe("Logging.layer beside NodeRuntime.runMain's logger", () => {
+  it.effect("removes the pretty logger runMain adds, so no line is printed twice", () =>
+    Effect.gen(function* () {
+      const before = yield* FiberRef.get(FiberRef.currentLoggers).pipe(
+        Effect.provide(Logger.add(Logger.prettyLoggerDefault))
+      )
+      assert.isTrue(HashSet.has(before, Logger.prettyLoggerDefault))
+      const after = yield* FiberRef.get(FiberRef.currentLoggers).pipe(
+        Effect.provide(
+          Logging.layerFrom({ level: LogLevel.Info, format: "json", allEvents: false, debugRuntime: false })
+        ),
+        Effect.provide(Logger.add(Logger.prettyLoggerDefault))
+      )
+      assert.isFalse(HashSet.has(after, Logger.prettyLoggerDefault))
+      assert.isFalse(HashSet.has(after, Logger.defaultLogger))
+      // The pretty and default loggers are gone; one logger (of the chosen format) came in.
+      assert.strictEqual(HashSet.size(HashSet.difference(after, before)), 1)
     })
   )
 })
