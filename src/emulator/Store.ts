@@ -79,6 +79,9 @@ export const makeStore = (options: StoreOptions): Effect.Effect<Store, never, Sc
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const records = yield* Ref.make<Records>(new Map())
+    // Every host port handed to a sandbox, never handed out twice: between its allocation and its server binding it
+    // the port is free, and the kernel may offer it again to the next sandbox.
+    const handedOut = new Set<number>()
     const latencies = yield* Ref.make(options.latencies)
     const transitions = yield* FiberMap.make<string>()
     const runs = yield* makeRuns
@@ -219,9 +222,10 @@ export const makeStore = (options: StoreOptions): Effect.Effect<Store, never, Sc
       Effect.gen(function* () {
         const record = yield* find(idOrName)
         switch (record.state) {
+          // As Daytona answers: only a started sandbox can be stopped.
           case "stopped":
           case "archived":
-            return record
+            return yield* new HttpFailure({ status: 400, detail: "Sandbox is not started" })
           case "started":
           case "error":
             yield* stopNow(record.id)
@@ -279,10 +283,16 @@ export const makeStore = (options: StoreOptions): Effect.Effect<Store, never, Sc
         const known = (yield* find(id)).hostPorts.get(port)
         if (known !== undefined) return known
         const fresh = yield* allocateLoopbackPort.pipe(
+          Effect.repeat({ until: (candidate) => !handedOut.has(candidate), times: 100 }),
+          Effect.filterOrFail(
+            (candidate) => !handedOut.has(candidate),
+            () => new Error("every port the kernel offered is already a sandbox's")
+          ),
           Effect.mapError(
             (error) => new HttpFailure({ status: 500, detail: `No free loopback port: ${error.message}` })
           )
         )
+        handedOut.add(fresh)
         const updated = yield* change(id, (r) =>
           r.hostPorts.has(port) ? r : { ...r, hostPorts: new Map(r.hostPorts).set(port, fresh) }
         )

@@ -251,10 +251,10 @@ export const make = (
           "stop",
           id,
           Effect.flatMap(find("stop", id), ({ entry: e, now: t }) => {
-            if (e.state === "stopped" || e.state === "archived") return Effect.void
             if (TRANSITIONAL.has(e.state)) return inProgress("stop", id)
             if (e.state !== "started") {
-              return fail("stop", "Invalid", `Sandbox ${id} cannot be stopped from state ${e.state}`, {
+              // As Daytona answers: only a started sandbox can be stopped.
+              return fail("stop", "Invalid", `Sandbox ${id} is not started (state ${e.state})`, {
                 status: 400,
                 sandboxId: id
               })

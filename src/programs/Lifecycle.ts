@@ -453,20 +453,16 @@ export const closeSandbox = (ctx: Ctx, sandboxId: string, policy: OnClose): Effe
       ? Effect.succeed({ action: "kept" })
       : policy === "delete"
         ? client.delete(sandboxId).pipe(Effect.retry(Retry.cleanup), Effect.as<CloseOutcome>({ action: "deleted" }))
-        : client.get(sandboxId).pipe(
-            Effect.flatMap((sandbox) =>
-              [
-                "stopped",
-                "stopping",
-                "archived",
-                "archiving",
-                "destroyed",
-                "destroying",
-                "error",
-                "build_failed"
-              ].includes(sandbox.state)
-                ? Effect.succeed<CloseOutcome>({ action: "already-stopped" })
-                : client.stop(sandboxId).pipe(Effect.as<CloseOutcome>({ action: "stopped" }))
+        : // Stop directly: the runtime last saw the sandbox started. Daytona refuses (400) to stop one that is
+          // not started; only then is the state read, to tell "already stopped" from a real failure.
+          client.stop(sandboxId).pipe(
+            Effect.as<CloseOutcome>({ action: "stopped" }),
+            Effect.catchIf(isApiError("Invalid", "SandboxFailed"), (error) =>
+              Effect.flatMap(client.get(sandboxId), (sandbox) =>
+                notRunning.includes(sandbox.state)
+                  ? Effect.succeed<CloseOutcome>({ action: "already-stopped" })
+                  : Effect.fail(error)
+              )
             ),
             Effect.retry(Retry.cleanup)
           )
@@ -484,6 +480,18 @@ export const closeSandbox = (ctx: Ctx, sandboxId: string, policy: OnClose): Effe
     )
   }).pipe(timed("close"))
 }
+
+/** States in which the `stop` policy has nothing to do. */
+const notRunning: ReadonlyArray<string> = [
+  "stopped",
+  "stopping",
+  "archived",
+  "archiving",
+  "destroyed",
+  "destroying",
+  "error",
+  "build_failed"
+]
 
 const planned = (policy: OnClose): CloseAction =>
   policy === "keep" ? "kept" : policy === "delete" ? "deleted" : "stopped"

@@ -118,7 +118,9 @@ describe("DaytonaClientMemory", () => {
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(fiber)
       assert.strictEqual(yield* stateOf(control, sandbox.id), "stopped")
-      yield* client.stop(sandbox.id) // stopping a stopped sandbox does nothing
+      // As Daytona answers: stopping a sandbox that is not started is refused with 400.
+      const again = yield* Effect.either(client.stop(sandbox.id))
+      assert.isTrue(Either.isLeft(again) && again.left.reason === "Invalid" && again.left.status === 400)
       assert.strictEqual(expectApiError(yield* Effect.exit(client.stop("sbx-9")), "NotFound").status, 404)
     })
   )
