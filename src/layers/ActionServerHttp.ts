@@ -111,6 +111,10 @@ const decodeBody =
       )
     )
 
+/** The traffic log line (`DEBUG_RUNTIME`); annotated here rather than around every request, which costs each one. */
+const debug = (line: string): Effect.Effect<void> =>
+  Effect.logDebug(line).pipe(Effect.annotateLogs({ module: "ActionServer" }))
+
 const randomBoundary = Effect.sync(() => {
   const bytes = new Uint8Array(12)
   globalThis.crypto.getRandomValues(bytes)
@@ -141,7 +145,11 @@ const multipart = (boundary: string, name: string, content: Uint8Array): Uint8Ar
  * @since 0.1.0
  */
 export const make = Effect.gen(function* () {
-  const client = HttpClient.filterStatusOk(yield* HttpClient.HttpClient)
+  // The `ActionServer.<name>` span below already covers each request (kind client, its URL): the client's own
+  // `http.client` span inside it would double the tracing cost of every request for no extra information.
+  const client = HttpClient.filterStatusOk(yield* HttpClient.HttpClient).pipe(
+    HttpClient.withTracerDisabledWhen(() => true)
+  )
 
   const send = <A>(
     name: string,
@@ -169,11 +177,11 @@ export const make = Effect.gen(function* () {
         Effect.timeoutFail({ duration: timeout, onTimeout: () => new RequestTimeout({ url, timeout }) }),
         Effect.tapBoth({
           onFailure: (error) =>
-            switches.debugRuntime ? Effect.logDebug(`${request.method} ${url} failed: ${error._tag}`) : Effect.void,
+            switches.debugRuntime ? debug(`${request.method} ${url} failed: ${error._tag}`) : Effect.void,
           onSuccess: () =>
             switches.debugRuntime
               ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
-                  Effect.logDebug(`${request.method} ${url} ok in ${now - started} ms`)
+                  debug(`${request.method} ${url} ok in ${now - started} ms`)
                 )
               : Effect.void
         })
@@ -181,8 +189,7 @@ export const make = Effect.gen(function* () {
       return result
     }).pipe(
       Effect.locallyWith(Headers.currentRedactedNames, (names) => [...names, ...redactedHeaderNames]),
-      Effect.withSpan(`ActionServer.${name}`, { attributes: { url }, kind: "client" }),
-      Effect.annotateLogs({ module: "ActionServer" })
+      Effect.withSpan(`ActionServer.${name}`, { attributes: { url }, kind: "client" })
     )
   }
 
