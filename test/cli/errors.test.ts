@@ -67,7 +67,7 @@ describe("help and version", () => {
     `import { register } from "node:module"
 register("data:text/javascript," + encodeURIComponent(\`
 export async function resolve(specifier, context, next) {
-  if (/@daytonaio\\\\/sdk|\\\\/emulator\\\\/|DaytonaRuntime|DaytonaClientLive/.test(specifier)) throw new Error("forbidden: " + specifier)
+  if (/@daytonaio\\\\/sdk|\\\\/emulator\\\\/|Emulator|DaytonaRuntime|DaytonaClientLive/.test(specifier)) throw new Error("forbidden: " + specifier)
   return next(specifier, context)
 }\`))
 `

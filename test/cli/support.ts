@@ -8,7 +8,7 @@ import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 
 export const ROOT = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../..")
-export const BIN = Path.join(ROOT, "dist/cli/bin.js")
+export const BIN = Path.join(ROOT, "dist/bin/effect-daytona.js")
 
 /** Fails with a clear message when the CLI has not been built (`npm test` builds it first). */
 export const requireBuild = () => {
