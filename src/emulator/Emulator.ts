@@ -34,7 +34,7 @@ import { defaultLatencies } from "./Dto.js"
 import type { ActionServerBehaviour, Latencies } from "./Dto.js"
 import { makeFaultQueue } from "./Faults.js"
 import type { EmulatorRoute, Fault } from "./Faults.js"
-import { json, makeGuard } from "./Handler.js"
+import { json, makeGuard, makeRequestLog } from "./Handler.js"
 import type { RequestLogEntry } from "./Handler.js"
 import { makePreview } from "./Preview.js"
 import { makeSessions } from "./Sessions.js"
@@ -225,7 +225,7 @@ export const make = (
     let currentKey = options.apiKey ?? `emu_${randomBytes(16).toString("hex")}`
     const apiKey = yield* Ref.make(currentKey)
     const faults = yield* makeFaultQueue
-    const requests = yield* Ref.make<ReadonlyArray<RequestLogEntry>>([])
+    const requests = yield* makeRequestLog
     const behaviour = yield* Ref.make<ActionServerBehaviour>({
       bootDelay: "200 millis",
       badGatewayBurst: 0,
@@ -299,8 +299,8 @@ export const make = (
           Ref.set(apiKey, key)
         ),
       resetPreviewTokens: (id) => Effect.mapError(store.resetPreviewToken(id), notFound(id)),
-      requests: Ref.get(requests),
-      resetRequests: Ref.set(requests, []),
+      requests: requests.all,
+      resetRequests: requests.reset,
       liveProcesses: Effect.sync(() => liveGroups(host) + servers.size)
     } satisfies EmulatorControlService
   }).pipe(Effect.withSpan("Emulator.make"))

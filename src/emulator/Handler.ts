@@ -41,13 +41,45 @@ export interface GuardContext {
   /** The API key in force (rotated by `setApiKey`). */
   readonly apiKey: Ref.Ref<string>
   readonly faults: FaultQueue
-  readonly requests: Ref.Ref<ReadonlyArray<RequestLogEntry>>
+  readonly requests: RequestLog
 }
 
 /** A handler's response, or a failure to render. */
 export type Handler<R> = Effect.Effect<HttpServerResponse.HttpServerResponse, HttpFailure, R>
 
 const MAX_LOG = 10_000
+
+/**
+ * The log of API and toolbox requests, the newest `MAX_LOG` kept. Appending is O(1) (amortized): the log is
+ * trimmed in one step when it reaches twice its size, not copied on every request.
+ *
+ * @since 0.1.0
+ */
+export interface RequestLog {
+  readonly record: (entry: RequestLogEntry) => Effect.Effect<void>
+  readonly all: Effect.Effect<ReadonlyArray<RequestLogEntry>>
+  readonly reset: Effect.Effect<void>
+}
+
+/**
+ * Makes an empty {@link RequestLog}.
+ *
+ * @since 0.1.0
+ */
+export const makeRequestLog: Effect.Effect<RequestLog> = Effect.sync(() => {
+  let entries: Array<RequestLogEntry> = []
+  return {
+    record: (entry) =>
+      Effect.sync(() => {
+        entries.push(entry)
+        if (entries.length >= 2 * MAX_LOG) entries = entries.slice(-MAX_LOG)
+      }),
+    all: Effect.sync(() => entries.slice(-MAX_LOG)),
+    reset: Effect.sync(() => {
+      entries = []
+    })
+  }
+})
 
 /**
  * A JSON response.
@@ -181,7 +213,7 @@ export const makeGuard =
           path,
           status: response.status === 599 ? 0 : response.status
         }
-        yield* Ref.update(context.requests, (log) => [...log.slice(-(MAX_LOG - 1)), entry])
+        yield* context.requests.record(entry)
       }
       return response
     })

@@ -293,6 +293,9 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
       call("stop", id, Timeouts.lifecycle, async () => {
         const sandbox = await sandboxFor(id)
         await sandbox.stop(lifecycleSeconds)
+        // A stopped sandbox's object is not kept: a later start or attach reads it again anyway, and a process
+        // that runs thousands of runtimes would otherwise hold thousands of them.
+        cache.delete(id)
       }),
 
     delete: (id) =>
