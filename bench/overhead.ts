@@ -1,0 +1,150 @@
+/**
+ * Request overhead: the `ActionServer` client (HttpClient over undici's keep-alive pool) against raw
+ * `undici.request` to the same built-in action server's `GET /alive`, one request at a time, in
+ * alternating blocks so that both see the same machine state. A third client, `HttpClient` itself with nothing
+ * of ours on top, shows the floor of any client built on `@effect/platform`.
+ */
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Effect, Exit, Layer, ManagedRuntime, Option, Redacted, Scope } from "effect"
+import { Agent, request } from "undici"
+import { serve } from "../src/emulator/ActionServerApp.js"
+import * as ActionServerHttp from "../src/layers/ActionServerHttp.js"
+import { ActionServer, type Endpoint } from "../src/services/ActionServer.js"
+import { type BenchOptions, collectGarbage, now, quantile, round, tempDir } from "./support.js"
+
+/** What `results.overhead` holds. */
+export interface OverheadResult {
+  readonly requests_each: number
+  readonly block: number
+  readonly ours_p50_us: number
+  readonly raw_p50_us: number
+  readonly ratio_p50: number
+  readonly ours_p99_us: number
+  readonly raw_p99_us: number
+  readonly ratio_p99: number
+  readonly ours_rps: number
+  readonly raw_rps: number
+  /** The bare `HttpClient` (undici, `filterStatusOk`, its own span), nothing of ours. */
+  readonly platform_p50_us: number
+  readonly platform_p99_us: number
+  readonly platform_rps: number
+  readonly platform_ratio_p50: number
+}
+
+const SESSION_KEY = "bench-session-key"
+
+/** Runs the benchmark: `requests` each (20 000 full, 3 000 quick), in blocks of `block`. */
+export const run = async (options: BenchOptions): Promise<OverheadResult> => {
+  const requests = options.quick ? 3_000 : 20_000
+  const block = 500
+  const warmup = options.quick ? 500 : 2_000
+  const dir = tempDir("overhead")
+  const scope = Effect.runSync(Scope.make())
+  const runtime = ManagedRuntime.make(
+    Layer.merge(ActionServerHttp.layer, NodeHttpClient.layerUndici).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  )
+  const agent = new Agent()
+  try {
+    const running = await Effect.runPromise(
+      serve({
+        port: 0,
+        workingDir: dir.path,
+        env: {},
+        sessionApiKey: Option.some(SESSION_KEY),
+        previewToken: Option.none(),
+        vscodeToken: "",
+        bootDelay: 0,
+        badGatewayBurst: 0
+      }).pipe(Scope.extend(scope))
+    )
+    const url = `http://127.0.0.1:${running.port}`
+    const endpoint: Endpoint = { url, sessionApiKey: Redacted.make(SESSION_KEY), previewToken: Option.none() }
+
+    const oursBlock = (n: number, into: Array<number>) =>
+      Effect.gen(function* () {
+        const server = yield* ActionServer
+        for (let i = 0; i < n; i++) {
+          const start = now()
+          yield* server.alive(endpoint)
+          into.push(now() - start)
+        }
+      })
+    const platformBlock = (n: number, into: Array<number>) =>
+      Effect.gen(function* () {
+        const client = HttpClient.filterStatusOk(yield* HttpClient.HttpClient)
+        const request = HttpClientRequest.get(`${url}/alive`).pipe(
+          HttpClientRequest.setHeader("x-session-api-key", SESSION_KEY)
+        )
+        for (let i = 0; i < n; i++) {
+          const start = now()
+          yield* Effect.flatMap(client.execute(request), (response) => response.text)
+          into.push(now() - start)
+        }
+      })
+    const rawBlock = async (n: number, into: Array<number>) => {
+      for (let i = 0; i < n; i++) {
+        const start = now()
+        const response = await request(`${url}/alive`, {
+          dispatcher: agent,
+          headers: { "x-session-api-key": SESSION_KEY }
+        })
+        await response.body.text()
+        if (response.statusCode !== 200) throw new Error(`raw /alive answered ${response.statusCode}`)
+        into.push(now() - start)
+      }
+    }
+
+    // Warm both paths (JIT, connection pools), then measure in alternating blocks.
+    const blocks = {
+      ours: (n: number, into: Array<number>) => runtime.runPromise(oursBlock(n, into)),
+      raw: rawBlock,
+      platform: (n: number, into: Array<number>) => runtime.runPromise(platformBlock(n, into))
+    }
+    type Client = keyof typeof blocks
+    const clients: ReadonlyArray<Client> = ["ours", "raw", "platform"]
+    for (const client of clients) await blocks[client](warmup, [])
+    collectGarbage()
+    const samples: Record<Client, Array<number>> = { ours: [], raw: [], platform: [] }
+    const spent: Record<Client, number> = { ours: 0, raw: 0, platform: 0 }
+    for (let done = 0, turn = 0; done < requests; turn++) {
+      const n = Math.min(block, requests - done)
+      // Rotate which goes first, so none always follows another's garbage.
+      for (let k = 0; k < clients.length; k++) {
+        const client = clients[(turn + k) % clients.length]!
+        const start = now()
+        await blocks[client](n, samples[client])
+        spent[client] += now() - start
+      }
+      done += n
+    }
+    const { ours, raw, platform } = samples
+    const result: OverheadResult = {
+      requests_each: requests,
+      block,
+      ours_p50_us: round(quantile(ours, 0.5) * 1000, 1),
+      raw_p50_us: round(quantile(raw, 0.5) * 1000, 1),
+      ratio_p50: round(quantile(ours, 0.5) / quantile(raw, 0.5), 3),
+      ours_p99_us: round(quantile(ours, 0.99) * 1000, 1),
+      raw_p99_us: round(quantile(raw, 0.99) * 1000, 1),
+      ratio_p99: round(quantile(ours, 0.99) / quantile(raw, 0.99), 3),
+      ours_rps: Math.round(requests / (spent.ours / 1000)),
+      raw_rps: Math.round(requests / (spent.raw / 1000)),
+      platform_p50_us: round(quantile(platform, 0.5) * 1000, 1),
+      platform_p99_us: round(quantile(platform, 0.99) * 1000, 1),
+      platform_rps: Math.round(requests / (spent.platform / 1000)),
+      platform_ratio_p50: round(quantile(platform, 0.5) / quantile(raw, 0.5), 3)
+    }
+    options.log(
+      `overhead: ours p50 ${result.ours_p50_us} µs, raw p50 ${result.raw_p50_us} µs (×${result.ratio_p50}); ` +
+        `${result.ours_rps} vs ${result.raw_rps} req/s; bare HttpClient p50 ${result.platform_p50_us} µs ` +
+        `(×${result.platform_ratio_p50})`
+    )
+    return result
+  } finally {
+    await agent.close()
+    await runtime.dispose()
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    dir.remove()
+  }
+}

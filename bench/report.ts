@@ -1,0 +1,273 @@
+/**
+ * The results document (`bench/results.json`), the goals checked against it, and the Markdown tables written
+ * into BENCHMARKS.md between the `bench:tables` markers.
+ */
+import type { FleetRow } from "./fleet.js"
+import type { LifecycleResult } from "./lifecycle.js"
+import type { OverheadResult } from "./overhead.js"
+import type { ReadinessResult } from "./readiness.js"
+import type { StartupResult } from "./startup.js"
+
+/** Everything one run measured. */
+export interface Results {
+  readonly mode: "full" | "quick"
+  readonly date: string
+  readonly machine: {
+    readonly node: string
+    readonly platform: string
+    readonly cpus: number
+    readonly cpu_model: string
+    readonly memory_gb: number
+    readonly load_average: ReadonlyArray<number>
+  }
+  readonly duration_s: number
+  readonly overhead?: OverheadResult
+  readonly lifecycle?: LifecycleResult
+  readonly fleet?: ReadonlyArray<FleetRow>
+  readonly startup?: StartupResult
+  readonly readiness_lag_ms?: ReadinessResult
+  readonly goals?: ReadonlyArray<Goal>
+}
+
+/** One goal of issue 7 and whether this run met it. */
+export interface Goal {
+  readonly goal: string
+  readonly target: string
+  readonly measured: string
+  readonly met: boolean
+}
+
+/** The goals this run can judge. */
+export const goals = (results: Results): ReadonlyArray<Goal> => {
+  const all: Array<Goal> = []
+  const { overhead, lifecycle, fleet, startup } = results
+  if (overhead !== undefined) {
+    all.push({
+      goal: "request overhead p50",
+      target: "≤ 1.15× raw undici",
+      measured: `${overhead.ratio_p50}×`,
+      met: overhead.ratio_p50 <= 1.15
+    })
+  }
+  if (lifecycle !== undefined) {
+    all.push({
+      goal: "lifecycle wall time",
+      target: "≤ 1.10× raw SDK",
+      measured: `${lifecycle.ratio}×`,
+      met: lifecycle.ratio <= 1.1
+    })
+    all.push({
+      goal: "lifecycle API calls",
+      target: "≤ raw SDK's",
+      measured: `${lifecycle.api_calls_ours} vs ${lifecycle.api_calls_baseline}`,
+      met: lifecycle.api_calls_ours <= lifecycle.api_calls_baseline
+    })
+  }
+  const largest = fleet?.find((row) => row.n === 200 && row.placement === "embedded")
+  const clientOnly = fleet?.find((row) => row.n === 200 && row.placement === "separate" && row.client === "ours")
+  if (largest !== undefined) {
+    all.push({
+      goal: "200 runtimes: wall time",
+      target: "≤ 3× one runtime",
+      measured: `${largest.wall_ratio}×`,
+      met: largest.wall_ratio <= 3
+    })
+    all.push({
+      goal: "200 runtimes: peak RSS (runtimes + emulator + 200 servers in one process)",
+      target: "≤ 400 MB",
+      measured: `${largest.peak_rss_mb} MB`,
+      met: largest.peak_rss_mb <= 400
+    })
+    all.push({
+      goal: "200 runtimes: leaked sandboxes, failed connects",
+      target: "0",
+      measured: `${largest.leaked}, ${largest.failed}`,
+      met: largest.leaked === 0 && largest.failed === 0
+    })
+  }
+  if (clientOnly !== undefined) {
+    all.push({
+      goal: "200 runtimes: peak RSS of the client process (emulator in its own process)",
+      target: "≤ 400 MB",
+      measured: `${clientOnly.peak_rss_mb} MB`,
+      met: clientOnly.peak_rss_mb <= 400
+    })
+  }
+  if (startup !== undefined) {
+    all.push({
+      goal: "CLI start-up",
+      target: "≤ 4× `node -e 0`",
+      measured: `${startup.ratio}×`,
+      met: startup.ratio <= 4
+    })
+  }
+  if (results.readiness_lag_ms !== undefined) {
+    all.push({
+      goal: "readiness lag p50",
+      target: "≤ 1000 ms",
+      measured: `${results.readiness_lag_ms.p50} ms`,
+      met: results.readiness_lag_ms.p50 <= 1000
+    })
+  }
+  return all
+}
+
+const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string | number>>): string =>
+  [
+    `| ${header.join(" | ")} |`,
+    `|${header.map(() => "---").join("|")}|`,
+    ...rows.map((row) => `| ${row.join(" | ")} |`)
+  ].join("\n")
+
+/** The Markdown tables of a run. */
+export const tables = (results: Results): string => {
+  const parts: Array<string> = []
+  const { machine } = results
+  parts.push(
+    `Run: \`${results.mode}\`, ${results.date}, ${Math.round(results.duration_s)} s; Node ${machine.node}, ` +
+      `${machine.platform}, ${machine.cpus} × ${machine.cpu_model}, ${machine.memory_gb} GB; ` +
+      `load average at the start ${machine.load_average.map((n) => n.toFixed(2)).join(" / ")}.`
+  )
+  if (results.goals !== undefined) {
+    parts.push(
+      "### Goals\n\n" +
+        table(
+          ["goal", "target", "measured", "met"],
+          results.goals.map((goal) => [goal.goal, goal.target, goal.measured, goal.met ? "yes" : "**no**"])
+        )
+    )
+  }
+  const { overhead, lifecycle, fleet, startup, readiness_lag_ms: readiness } = results
+  if (overhead !== undefined) {
+    parts.push(
+      `### 1. Request overhead (\`GET /alive\`, ${overhead.requests_each} requests each, blocks of ${overhead.block})\n\n` +
+        table(
+          ["client", "p50 (µs)", "p99 (µs)", "requests/s"],
+          [
+            ["`ActionServer` (HttpClient over undici)", overhead.ours_p50_us, overhead.ours_p99_us, overhead.ours_rps],
+            ["raw `undici.request`", overhead.raw_p50_us, overhead.raw_p99_us, overhead.raw_rps],
+            [
+              "bare `HttpClient` (the floor of `@effect/platform`)",
+              overhead.platform_p50_us,
+              overhead.platform_p99_us,
+              overhead.platform_rps
+            ],
+            [
+              "ours ÷ raw",
+              `${overhead.ratio_p50}×`,
+              `${overhead.ratio_p99}×`,
+              `${(overhead.raw_rps / overhead.ours_rps).toFixed(2)}× fewer`
+            ],
+            ["bare `HttpClient` ÷ raw", `${overhead.platform_ratio_p50}×`, "", ""]
+          ]
+        )
+    )
+  }
+  if (lifecycle !== undefined) {
+    const routes = (calls: Record<string, number>) =>
+      Object.entries(calls)
+        .map(([route, count]) => `${route} ×${count}`)
+        .join(", ")
+    parts.push(
+      `### 2. Lifecycle (connect → \`run("true")\` → close, server already alive; medians of ${lifecycle.runs})\n\n` +
+        table(
+          ["", "wall (ms)", "CPU (ms)", "API calls", "calls"],
+          [
+            [
+              "`DaytonaRuntime.acquire`",
+              lifecycle.ours_ms,
+              lifecycle.ours_cpu_ms,
+              lifecycle.api_calls_ours,
+              routes(lifecycle.calls_ours)
+            ],
+            [
+              "raw SDK + async/await",
+              lifecycle.baseline_ms,
+              lifecycle.baseline_cpu_ms,
+              lifecycle.api_calls_baseline,
+              routes(lifecycle.calls_baseline)
+            ],
+            ["ratio", `${lifecycle.ratio}×`, `${lifecycle.cpu_ratio}×`, "", ""]
+          ]
+        )
+    )
+  }
+  if (fleet !== undefined) {
+    parts.push(
+      '### 3. Fleet (N runtimes at once in one process: connect → `run("true")` → close)\n\n' +
+        table(
+          [
+            "N",
+            "client",
+            "emulator",
+            "wall (ms)",
+            "one alone (ms)",
+            "ratio",
+            "connect p50 (ms)",
+            "connect p95 (ms)",
+            "peak RSS (MB)",
+            "CPU per runtime (ms): process, main thread, emulator process",
+            "failed",
+            "leaked"
+          ],
+          fleet.map((row) => [
+            row.n,
+            row.client === "ours" ? "`acquire`" : "raw SDK",
+            row.placement === "embedded" ? "in the process" : "own process",
+            row.wall_ms,
+            row.single_ms,
+            `${row.wall_ratio}×`,
+            row.p50_ms,
+            row.p95_ms,
+            row.peak_rss_mb,
+            [
+              row.cpu_per_runtime_ms,
+              row.main_thread_cpu_per_runtime_ms ?? "n/a",
+              row.emulator_cpu_per_runtime_ms ?? "(in the process)"
+            ].join(", "),
+            row.failed,
+            row.leaked
+          ])
+        )
+    )
+  }
+  if (startup !== undefined) {
+    parts.push(
+      `### 4. CLI start-up (medians of ${startup.runs})\n\n` +
+        table(
+          ["command", "ms", "× `node -e 0`"],
+          [
+            ["`node dist/bin/effect-daytona.js --version`", startup.ours_ms, `${startup.ratio}×`],
+            [
+              "`node -e 'await import(\"@effect/cli\")'` (the framework alone)",
+              startup.framework_ms,
+              `${startup.framework_ratio}×`
+            ],
+            ["`node -e 0`", startup.node_ms, "1×"]
+          ]
+        )
+    )
+  }
+  if (readiness !== undefined) {
+    parts.push(
+      `### 5. Readiness lag (${readiness.runs} runs, boot delay ${readiness.boot_delay_ms.min}–${readiness.boot_delay_ms.max} ms)\n\n` +
+        table(
+          ["lag p50 (ms)", "lag max (ms)", "lag min (ms)", "connect p50 (ms)"],
+          [[readiness.p50, readiness.max, readiness.min, readiness.connect_p50_ms]]
+        )
+    )
+  }
+  return parts.join("\n\n")
+}
+
+/** The markers between which BENCHMARKS.md holds the generated tables. */
+export const MARKERS = { start: "<!-- bench:tables:start -->", end: "<!-- bench:tables:end -->" } as const
+
+/** Replaces the generated part of BENCHMARKS.md (or appends it when the markers are missing). */
+export const updateDocument = (document: string, generated: string): string => {
+  const block = `${MARKERS.start}\n${generated}\n${MARKERS.end}`
+  const start = document.indexOf(MARKERS.start)
+  const end = document.indexOf(MARKERS.end)
+  if (start === -1 || end === -1 || end < start) return `${document.trimEnd()}\n\n${block}\n`
+  return `${document.slice(0, start)}${block}${document.slice(end + MARKERS.end.length)}`
+}
