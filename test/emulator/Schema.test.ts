@@ -6,7 +6,7 @@ import * as Emulator from "../../src/emulator/Emulator.js"
 import { http } from "./support.js"
 
 const load = (name: string) =>
-  JSON.parse(readFileSync(new URL(`../../../shared/reference/${name}`, import.meta.url), "utf8")) as {
+  JSON.parse(readFileSync(new URL(`./reference/${name}`, import.meta.url), "utf8")) as {
     readonly components?: { readonly schemas: Record<string, { readonly properties?: Record<string, unknown> }> }
     readonly definitions?: Record<string, { readonly properties?: Record<string, unknown> }>
   }
