@@ -13,10 +13,11 @@ import type * as Sdk from "@daytonaio/sdk"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { Agent, request } from "undici"
+import { Agent } from "undici"
 import { fileURLToPath } from "node:url"
 import * as DaytonaRuntime from "../src/DaytonaRuntime.js"
 import { EmulatorControl } from "../src/emulator/Emulator.js"
+import { runTrue, waitAlive } from "./raw.js"
 import { makeClientStack, makeStack, spawnEmulator } from "./stack.js"
 import {
   type BenchOptions,
@@ -117,28 +118,9 @@ const rawLifecycle = async (daytona: Sdk.Daytona, agent: Agent, sid: string): Pr
     await sandbox.process.executeSessionCommand("action-execution-server", { command: START_COMMAND, runAsync: true })
     const headers = { "x-session-api-key": key, "x-daytona-preview-token": link.token }
     const base = link.url.replace(/\/+$/, "")
-    for (let attempt = 0; ; attempt++) {
-      const alive = await request(`${base}/alive`, { dispatcher: agent, headers }).catch(() => undefined)
-      await alive?.body.text()
-      if (alive?.statusCode === 200) break
-      if (attempt >= 120) throw new Error(`${base}/alive did not answer`)
-      await new Promise((resolve) => setTimeout(resolve, 1000))
-    }
+    await waitAlive(base, agent, headers)
     const connected = now() - begin
-    const response = await request(`${base}/execute_action`, {
-      dispatcher: agent,
-      method: "POST",
-      headers: { ...headers, "content-type": "application/json" },
-      body: JSON.stringify({
-        action: {
-          action: "run",
-          args: { command: "true", is_input: false, thought: "", blocking: true, timeout: 120 },
-          timeout: 120
-        }
-      })
-    })
-    await response.body.text()
-    if (response.statusCode !== 200) throw new Error(`execute_action answered ${response.statusCode}`)
+    await runTrue(base, agent, headers)
     return connected
   } finally {
     await sandbox.stop()

@@ -6,7 +6,8 @@
  */
 import type * as Sdk from "@daytonaio/sdk"
 import { Effect, Redacted } from "effect"
-import { Agent, request } from "undici"
+import { Agent } from "undici"
+import { runTrue, waitAlive } from "./raw.js"
 import * as DaytonaRuntime from "../src/DaytonaRuntime.js"
 import { EmulatorControl } from "../src/emulator/Emulator.js"
 import { SID_LABEL } from "../src/services/DaytonaClient.js"
@@ -43,28 +44,8 @@ const baseline = async (daytona: Sdk.Daytona, agent: Agent, sid: string): Promis
   const link = await sandbox.getPreviewLink(4444)
   const headers = { "x-session-api-key": sessionKey, "x-daytona-preview-token": link.token }
   const base = link.url.replace(/\/+$/, "")
-  for (;;) {
-    const alive = await request(`${base}/alive`, { dispatcher: agent, headers }).catch(() => undefined)
-    await alive?.body.text()
-    if (alive?.statusCode === 200) break
-    await new Promise((resolve) => setTimeout(resolve, 1000))
-  }
-  const response = await request(`${base}/execute_action`, {
-    dispatcher: agent,
-    method: "POST",
-    headers: { ...headers, "content-type": "application/json" },
-    body: JSON.stringify({
-      action: {
-        action: "run",
-        args: { command: "true", is_input: false, thought: "", blocking: true, timeout: 120 },
-        timeout: 120
-      }
-    })
-  })
-  const observation = (await response.body.json()) as { extras?: { metadata?: { exit_code?: number } } }
-  if (response.statusCode !== 200 || observation.extras?.metadata?.exit_code !== 0) {
-    throw new Error(`execute_action answered ${response.statusCode}`)
-  }
+  await waitAlive(base, agent, headers)
+  await runTrue(base, agent, headers)
   await sandbox.stop()
 }
 

@@ -7,35 +7,20 @@
  * `InvalidRuntimeOptions` before anything is created, in process and through the CLI.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, ConfigError, ConfigProvider, Effect, Either, Exit, Option } from "effect"
+import { Cause, ConfigError, Effect, Either, Exit, Option } from "effect"
 import * as DaytonaRuntime from "../../src/DaytonaRuntime.js"
 import { DaytonaClientMemoryControl } from "../../src/layers/DaytonaClientMemory.js"
 import type { RuntimeOptions } from "../../src/programs/Options.js"
-import { DaytonaConfig } from "../../src/services/DaytonaConfig.js"
 import { cleanEnv } from "../cli/support.js"
 import { clockedScoped, harness } from "../support/harness.js"
 import { assertExit, assertReported, runBounded } from "./support-cli.js"
 import { startStub } from "./support-stubs.js"
+import { loadConfig, pathsOf } from "../support/config.js"
 
 /** A key of the real shape (`dtn_` and 64 hex digits): it must never be echoed back. */
 const KEY = `dtn_${"c0ffee5eed".repeat(6)}beef`
 
-const load = (env: Record<string, string>) =>
-  DaytonaConfig.load.pipe(
-    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))),
-    Effect.either
-  )
-
-/** Every variable a ConfigError names in its paths. */
-const pathsOf = (error: ConfigError.ConfigError): ReadonlyArray<string> =>
-  ConfigError.reduceWithContext(error, undefined, {
-    andCase: (_, l, r) => [...l, ...r],
-    orCase: (_, l, r) => [...l, ...r],
-    invalidDataCase: (_, path) => [path.join(".")],
-    missingDataCase: (_, path) => [path.join(".")],
-    sourceUnavailableCase: (_, path) => [path.join(".")],
-    unsupportedCase: (_, path) => [path.join(".")]
-  })
+const load = loadConfig
 
 /** [what is wrong, the variable the error must name, the value (undefined: unset)]; the key is valid unless named. */
 const corpus: ReadonlyArray<readonly [string, string, string | undefined]> = [

@@ -2,25 +2,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { inspect } from "node:util"
 import { ConfigError, ConfigProvider, Effect, Either, Layer, Logger, LogLevel, Redacted } from "effect"
 import { DaytonaConfig, Defaults, Variables } from "../../src/services/DaytonaConfig.js"
+import { loadConfig, pathsOf } from "../support/config.js"
 
 const CANARY_KEY = "dtn_CANARY_e5b1c0ffee_key"
 
-const load = (env: Record<string, string>) =>
-  DaytonaConfig.load.pipe(
-    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))),
-    Effect.either
-  )
-
-/** Every variable name a ConfigError mentions in its paths. */
-const pathsOf = (error: ConfigError.ConfigError): ReadonlyArray<string> =>
-  ConfigError.reduceWithContext(error, undefined, {
-    andCase: (_, l, r) => [...l, ...r],
-    orCase: (_, l, r) => [...l, ...r],
-    invalidDataCase: (_, path) => [path.join(".")],
-    missingDataCase: (_, path) => [path.join(".")],
-    sourceUnavailableCase: (_, path) => [path.join(".")],
-    unsupportedCase: (_, path) => [path.join(".")]
-  })
+const load = loadConfig
 
 describe("DaytonaConfig defaults", () => {
   it.effect("every default, with only the key set", () =>
