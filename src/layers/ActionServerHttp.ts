@@ -189,7 +189,8 @@ export const make = Effect.gen(function* () {
       return result
     }).pipe(
       Effect.locallyWith(Headers.currentRedactedNames, (names) => [...names, ...redactedHeaderNames]),
-      Effect.withSpan(`ActionServer.${name}`, { attributes: { url }, kind: "client" })
+      // No stack trace: it would always point here (see DaytonaClientLive's funnel).
+      Effect.withSpan(`ActionServer.${name}`, { attributes: { url }, kind: "client", captureStackTrace: false })
     )
   }
 

@@ -192,7 +192,11 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
         })
       ),
       retryRateLimited ? Effect.retry(Retry.rateLimited) : identity,
-      Effect.withSpan(operation, { attributes: sandboxId === undefined ? {} : { "daytona.sandbox.id": sandboxId } })
+      // A stack trace taken here would always point at this funnel; capturing it cost ≈ 45 µs per call.
+      Effect.withSpan(operation, {
+        attributes: sandboxId === undefined ? {} : { "daytona.sandbox.id": sandboxId },
+        captureStackTrace: false
+      })
     )
   }
 

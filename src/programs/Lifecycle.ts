@@ -80,16 +80,17 @@ export const setStatus = (ctx: Ctx, status: RuntimeStatus, detail?: string): Eff
 /** Records how long `effect` took under the phase's tag. */
 export const timed =
   (phase: string) =>
-  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.gen(function* () {
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    const duration = Metric.tagged(Metrics.phaseDuration, "phase", phase)
+    // The phase is the span's name; a stack trace taken here would point at this helper.
+    return Effect.gen(function* () {
       const start = yield* Clock.currentTimeMillis
       return yield* Effect.ensuring(
         effect,
-        Effect.flatMap(Clock.currentTimeMillis, (end) =>
-          Metric.update(Metric.tagged(Metrics.phaseDuration, "phase", phase), end - start)
-        )
+        Effect.flatMap(Clock.currentTimeMillis, (end) => Metric.update(duration, end - start))
       )
-    }).pipe(Effect.withSpan(`DaytonaRuntime.${phase}`))
+    }).pipe(Effect.withSpan(`DaytonaRuntime.${phase}`, { captureStackTrace: false }))
+  }
 
 /**
  * A sandbox obtained for the runtime.
