@@ -80,6 +80,19 @@ const apiChecks = (client: DaytonaClientService, settings: DaytonaSettings) =>
       ] satisfies ReadonlyArray<Check>
     }
     const error = probe.left
+    // Unknown without a status: something answered, but not as the Daytona API does (see `Errors.classify`).
+    if (error.reason === "Unknown" && error.status === undefined) {
+      return [
+        {
+          name: "API reachable",
+          status: "fail",
+          detail: `${settings.apiUrl} answered, but not as the Daytona API does: ${error.detail}`,
+          fix: "Point DAYTONA_API_URL at the API itself (unset it for https://app.daytona.io/api), not at the dashboard, a proxy or a sign-in page",
+          latencyMs
+        },
+        skip("authentication", "the answer could not be read")
+      ] satisfies ReadonlyArray<Check>
+    }
     if (error.status === undefined) {
       return [
         {

@@ -1,8 +1,10 @@
 /**
  * The built CLI against a standalone emulator: exec's output and exit codes, the JSON documents of
- * exec, list and delete, and doctor against a healthy emulator and with a wrong or missing key.
+ * exec, list and delete, and doctor against a healthy emulator, with a wrong or missing key, and against a URL that is not the API.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll } from "vitest"
 import { cleanEnv, runCli, startEmulator, type StandaloneEmulator } from "./support.js"
 
@@ -115,6 +117,25 @@ describe.concurrent("doctor", () => {
     assert.match(result.stdout, /FAIL +authentication +the API key was rejected \(HTTP 401\)/)
     assert.notInclude(result.stdout + result.stderr, "wrong-key")
     assert.match(result.stdout, /fix: Create a new key at \S+ and export DAYTONA_API_KEY/)
+  })
+
+  it("says when the URL answers, but not as the Daytona API does (a web page)", async () => {
+    const page = createServer((_, response) => {
+      response.writeHead(200, { "content-type": "text/html" })
+      response.end("<html><body>Sign in</body></html>")
+    })
+    await new Promise<void>((resolve) => page.listen(0, "127.0.0.1", resolve))
+    try {
+      const url = `http://127.0.0.1:${(page.address() as AddressInfo).port}`
+      const result = await runCli(["doctor"], emulator.env({ DAYTONA_API_URL: url }))
+      assert.strictEqual(result.code, 1)
+      assert.match(result.stdout, new RegExp(`FAIL +API reachable +${url} answered, but not as the Daytona API does`))
+      assert.match(result.stdout, /fix: Point DAYTONA_API_URL at the API itself/)
+      assert.match(result.stdout, /skip +authentication +the answer could not be read/)
+      assert.notInclude(result.stdout, "did not answer")
+    } finally {
+      await new Promise((resolve) => page.close(resolve))
+    }
   })
 
   it("exits 2 when the key is missing", async () => {
