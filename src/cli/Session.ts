@@ -129,6 +129,14 @@ export const exec = (flags: RuntimeFlags, args: ReadonlyArray<string>) =>
         fix: "Put the command after --, e.g. effect-daytona exec -- echo hi"
       })
     }
+    // No command starts with a dash: this is a mistyped option that the parser passed on as the command.
+    const first = args[0]!.trimStart()
+    if (first.startsWith("-")) {
+      return yield* new UsageError({
+        what: `Unknown option for exec: ${first.split(/\s/)[0]}`,
+        fix: "Put exec's options before --, and the command after it, e.g. effect-daytona exec --json -- echo hi"
+      })
+    }
     yield* withRuntime(flags, (runtime) =>
       Effect.gen(function* () {
         yield* Output.note(describeRuntime(runtime))

@@ -257,6 +257,28 @@ describe.concurrent("invalid runtime options through the CLI: exit 2, nothing as
   }
 })
 
+describe("a mistyped exec option", () => {
+  it("exits 2 naming the option; no sandbox is asked for", async () => {
+    const stub = await startStub(() => undefined)
+    try {
+      const env = cleanEnv({ DAYTONA_API_URL: `${stub.origin}/api`, DAYTONA_API_KEY: KEY })
+      for (const args of [
+        ["exec", "--jsn", "echo", "hi"],
+        ["exec", "--", "--jsn echo hi"]
+      ]) {
+        const run = await runBounded(args, env)
+        assertExit(run, 2, args.join(" "))
+        assert.match(run.stderr, /^error: Unknown option for exec: --jsn$/m)
+        assert.match(run.stderr, /fix: Put exec's options before --, and the command after it/)
+        assert.notMatch(run.stdout + run.stderr, /^\s+at\s/m, "no stack trace")
+      }
+      assert.deepStrictEqual(stub.requests, [], "no request reached the API")
+    } finally {
+      await stub.close()
+    }
+  })
+})
+
 describe("invalid runtime options in process: InvalidRuntimeOptions naming the option, nothing created", () => {
   const invalid: ReadonlyArray<readonly [string, RuntimeOptions]> = [
     ["sid", { sid: "s".repeat(64) }],
