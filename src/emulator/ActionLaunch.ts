@@ -11,6 +11,7 @@
  * @since 0.1.0
  */
 import { Duration, Effect, ExecutionStrategy, Option, Redacted, Ref, Scope } from "effect"
+import * as NodePath from "node:path"
 import type { RunningActionServer } from "./ActionServerApp.js"
 import { serve } from "./ActionServerApp.js"
 import { HttpFailure } from "./Dto.js"
@@ -18,7 +19,6 @@ import type { ActionServerBehaviour } from "./Dto.js"
 import type { FaultQueue } from "./Faults.js"
 import type { SandboxRun } from "./Runs.js"
 import type { Store } from "./Store.js"
-import { sandboxPath } from "./System.js"
 import { appendOutput, commandEnv, finish, spawn } from "./Toolbox.js"
 import type { ProcessHost, RunningCommand } from "./Toolbox.js"
 
@@ -67,6 +67,9 @@ export const parseLaunch = (command: string): Option.Option<ActionLaunch> => {
   return Option.some({ port, workingDir: dir === null ? "/workspace" : (dir[1] ?? dir[2] ?? dir[3] ?? "/workspace") })
 }
 
+/** The package folder of the compiled entry `<root>/dist/emulator/ActionServerMain.js` (its node_modules beside). */
+const packageRoot = (mainPath: string) => NodePath.resolve(NodePath.dirname(mainPath), "..", "..")
+
 const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`
 
 /**
@@ -87,7 +90,7 @@ export const launchActionServer = (
     const sandbox = run.sandbox
     const hostPort = yield* store.hostPort(sandbox.id, launch.port)
     const behaviour = yield* Ref.get(options.behaviour)
-    const workingDir = sandboxPath(sandbox.dir, launch.workingDir)
+    const workingDir = host.isolation.hostPath(sandbox, launch.workingDir)
     const previewToken =
       options.previewMode === "direct" && !sandbox.public
         ? Option.some(Redacted.value(sandbox.previewToken))
@@ -99,15 +102,19 @@ export const launchActionServer = (
           detail: "ActionServerMain.js is not available (run npm run build)"
         })
       }
+      // The server runs inside the sandbox: it sees the sandbox's paths, and reads node and its own code read-only.
+      const inside = host.isolation.mode === "bubblewrap"
+      const serverDir = inside ? NodePath.posix.resolve(host.isolation.home(sandbox), launch.workingDir) : workingDir
       const script =
-        `mkdir -p ${quote(workingDir)} && exec ${quote(process.execPath)} ${quote(options.mainPath.value)}` +
-        ` --port ${hostPort} --working-dir ${quote(workingDir)}` +
+        `mkdir -p ${quote(serverDir)} && exec ${quote(process.execPath)} ${quote(options.mainPath.value)}` +
+        ` --port ${hostPort} --working-dir ${quote(serverDir)}` +
         ` --boot-delay-ms ${Duration.toMillis(behaviour.bootDelay)} --bad-gateway-burst ${behaviour.badGatewayBurst}`
       const env = commandEnv(sandbox, {
         VSCODE_CONNECTION_TOKEN: behaviour.vscodeToken,
         ...(Option.isSome(previewToken) ? { DAYTONA_PREVIEW_TOKEN: previewToken.value } : {})
       })
-      return yield* spawn(host, parent, { script, cwd: sandbox.dir, env }, command)
+      const readOnly = inside ? [NodePath.dirname(process.execPath), packageRoot(options.mainPath.value)] : []
+      return yield* spawn(host, parent, { sandbox, script, env, readOnly }, command)
     }
     const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
     yield* Scope.addFinalizer(scope, finish(command, 143))

@@ -35,6 +35,8 @@ import type { ActionServerBehaviour, Latencies } from "./Dto.js"
 import { makeFaultQueue } from "./Faults.js"
 import type { EmulatorRoute, Fault } from "./Faults.js"
 import { json, makeGuard, makeRequestLog } from "./Handler.js"
+import * as Isolation from "./Isolation.js"
+import type { IsolationMode } from "./Isolation.js"
 import type { RequestLogEntry } from "./Handler.js"
 import { makePreview } from "./Preview.js"
 import { makeSessions } from "./Sessions.js"
@@ -88,6 +90,11 @@ export interface EmulatorOptions {
   readonly public?: boolean | undefined
   readonly deleteOnClose?: boolean | undefined
   readonly disableAutoStop?: boolean | undefined
+  /**
+   * Without bubblewrap, run sandbox commands unisolated — as your own user on this machine's filesystem — instead of
+   * refusing to start (default false). With bubblewrap present, sandboxes are isolated either way.
+   */
+  readonly unsafeHostProcesses?: boolean | undefined
 }
 
 /**
@@ -128,6 +135,8 @@ export interface EmulatorControlService {
   readonly resetRequests: Effect.Effect<void>
   /** OS process groups and in-process action servers still running. */
   readonly liveProcesses: Effect.Effect<number>
+  /** How sandbox processes are isolated: `bubblewrap`, or `host` (unisolated, only when asked). */
+  readonly isolation: IsolationMode
 }
 
 /**
@@ -233,7 +242,15 @@ export const make = (
       ...options.actionServer
     })
     const servers = new Set<RunningActionServer>()
-    const host = { executor: Context.get(context, CommandExecutor.CommandExecutor), groups: new Set<number>() }
+    const executor = Context.get(context, CommandExecutor.CommandExecutor)
+    const isolation = yield* Isolation.make({
+      unsafeHostProcesses: options.unsafeHostProcesses ?? false,
+      stateDir: NodePath.join(dataDir, "isolation")
+    }).pipe(
+      Effect.provideService(CommandExecutor.CommandExecutor, executor),
+      Effect.mapError((cause) => new EmulatorError({ reason: cause.message, cause }))
+    )
+    const host = { executor, groups: new Set<number>(), isolation }
     const store = yield* makeStore({
       dataDir,
       latencies: { ...defaultLatencies, ...options.latencies },
@@ -301,7 +318,8 @@ export const make = (
       resetPreviewTokens: (id) => Effect.mapError(store.resetPreviewToken(id), notFound(id)),
       requests: requests.all,
       resetRequests: requests.reset,
-      liveProcesses: Effect.sync(() => liveGroups(host) + servers.size)
+      liveProcesses: Effect.sync(() => liveGroups(host) + servers.size),
+      isolation: isolation.mode
     } satisfies EmulatorControlService
   }).pipe(Effect.withSpan("Emulator.make"))
 

@@ -142,7 +142,7 @@ export const makeSessions = (store: Store, host: ProcessHost, launcher: Launcher
         const launch = parseLaunch(script)
         yield* Option.match(launch, {
           onNone: () =>
-            spawn(host, found.scope, { script, cwd: run.sandbox.dir, env: commandEnv(run.sandbox) }, command),
+            spawn(host, found.scope, { sandbox: run.sandbox, script, env: commandEnv(run.sandbox) }, command),
           onSome: (parsed) => launchActionServer(launcher, host, store, run, found.scope, command, parsed)
         })
         if (!runAsync) yield* Deferred.await(command.done)

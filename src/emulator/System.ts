@@ -1,13 +1,11 @@
 /**
- * Operating-system helpers of the emulator: free loopback ports, process-group liveness and termination,
- * and the mapping of sandbox paths into a sandbox's host folder.
+ * Operating-system helpers of the emulator: free loopback ports, process-group liveness and termination.
  *
  * @since 0.1.0
  */
 import { Duration, Effect, Schedule } from "effect"
 import { readdirSync, readFileSync } from "node:fs"
 import * as Net from "node:net"
-import * as NodePath from "node:path"
 
 /**
  * Asks the kernel for a free TCP port on 127.0.0.1 (bind to port 0, read it, release it).
@@ -117,16 +115,4 @@ export const terminateGroup = (pgid: number, grace: Duration.DurationInput = "15
     if (groupAlive(pgid)) signalGroup(pgid, "SIGKILL")
     yield* polls(10, "1 second")
   }).pipe(Effect.uninterruptible)
-}
-
-/**
- * Maps a path as seen inside a sandbox to the host: absolute paths land under the sandbox folder
- * (`/workspace` → `<sandboxDir>/workspace`), relative ones are taken from `cwd` (itself a sandbox path).
- * The result never leaves the sandbox folder.
- *
- * @since 0.1.0
- */
-export const sandboxPath = (sandboxDir: string, path: string, cwd = "/"): string => {
-  const inside = NodePath.posix.resolve("/", cwd, path)
-  return NodePath.join(sandboxDir, inside)
 }

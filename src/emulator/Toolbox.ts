@@ -13,9 +13,11 @@ import { randomUUID } from "node:crypto"
 import { constants } from "node:os"
 import { HttpFailure } from "./Dto.js"
 import type { SandboxRecord } from "./Dto.js"
+import type { Isolation, SandboxFs } from "./Isolation.js"
+import { toCommand } from "./Isolation.js"
 import type { SandboxRun } from "./Runs.js"
 import type { Store } from "./Store.js"
-import { groupAlive, sandboxPath, terminateGroup } from "./System.js"
+import { groupAlive, terminateGroup } from "./System.js"
 
 /**
  * One session command as the toolbox reports it.
@@ -51,18 +53,20 @@ export interface ProcessHost {
   readonly executor: CommandExecutor.CommandExecutor
   /** Process groups started by the emulator that may still be alive. */
   readonly groups: Set<number>
+  /** How sandbox processes are isolated from the host. */
+  readonly isolation: Isolation
 }
 
-/** The environment of a sandbox command: the sandbox env, the host PATH, and HOME = the sandbox folder. */
+/**
+ * The environment of a sandbox command on top of the sandbox user's defaults (`PATH`, `HOME`, `USER`, which the
+ * isolation sets): the sandbox env, then `extra`.
+ */
 export const commandEnv = (
   sandbox: SandboxRecord,
   extra: Readonly<Record<string, string>> = {}
 ): Record<string, string> => ({
-  ...(process.env.PATH === undefined ? {} : { PATH: process.env.PATH }),
   ...sandbox.env,
   ...extra,
-  HOME: sandbox.dir,
-  DAYTONA_SANDBOX_ID: sandbox.id,
   DAYTONA_SANDBOX_USER: sandbox.user
 })
 
@@ -120,25 +124,43 @@ export const finish = (command: RunningCommand, exitCode: number) =>
   )
 
 /**
- * Runs `bash -c script` as its own process group in a new child scope of `parent`. Closing that scope ends
- * the whole group (SIGTERM, then SIGKILL); a command that is still running then gets exit code 143/137.
- * Returns when the process has been spawned (uninterruptibly, so no process escapes its scope); `command.done`
- * completes when it exits.
+ * What {@link spawn} runs: `bash -c script` as the sandbox user inside the sandbox.
+ *
+ * @since 0.2.0
+ */
+export interface SpawnOptions {
+  readonly sandbox: SandboxFs
+  readonly script: string
+  /** The working folder as the sandbox sees it (default the user's home). */
+  readonly cwd?: string | undefined
+  readonly env: Readonly<Record<string, string>>
+  /** Host paths the command may read (mounted read-only at the same path). */
+  readonly readOnly?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * Runs `bash -c script` inside the sandbox (through the host's isolation) as its own process group in a new child
+ * scope of `parent`. Closing that scope ends the whole group (SIGTERM, then SIGKILL); a command that is still
+ * running then gets exit code 143/137. Returns when the process has been spawned (uninterruptibly, so no process
+ * escapes its scope); `command.done` completes when it exits.
  *
  * @since 0.1.0
  */
 export const spawn = (
   host: ProcessHost,
   parent: Scope.Scope,
-  options: { readonly script: string; readonly cwd: string; readonly env: Record<string, string> },
+  options: SpawnOptions,
   command: RunningCommand
 ): Effect.Effect<void> =>
   Effect.gen(function* () {
     const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
     yield* Scope.addFinalizer(scope, finish(command, 143))
-    const started = yield* Command.make("bash", "-c", options.script).pipe(
-      Command.workingDirectory(options.cwd),
-      Command.env(options.env, { extendEnv: false }),
+    const process = host.isolation.command(options.sandbox, ["bash", "-c", options.script], {
+      cwd: options.cwd,
+      env: options.env,
+      readOnly: options.readOnly
+    })
+    const started = yield* toCommand(process).pipe(
       Command.start,
       Scope.extend(scope),
       Effect.provideService(CommandExecutor.CommandExecutor, host.executor),
@@ -221,8 +243,12 @@ export const executeOnce = (
         Scope.close(child, exit)
       )
       const command = yield* newCommand(request.command)
-      const cwd = sandboxPath(run.sandbox.dir, request.cwd ?? "/")
-      yield* spawn(host, scope, { script: request.command, cwd, env: commandEnv(run.sandbox, request.envs) }, command)
+      yield* spawn(
+        host,
+        scope,
+        { sandbox: run.sandbox, script: request.command, cwd: request.cwd, env: commandEnv(run.sandbox, request.envs) },
+        command
+      )
       const seconds = request.timeout !== undefined && request.timeout > 0 ? request.timeout : 360
       const finished = yield* Deferred.await(command.done).pipe(Effect.timeoutOption(`${seconds} seconds`))
       if (Option.isNone(finished)) {

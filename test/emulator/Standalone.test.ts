@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import * as ChildProcess from "node:child_process"
 import { existsSync } from "node:fs"
 import * as NodePath from "node:path"
-import { alive, call, root, waitUntil } from "./support.js"
+import { alive, call, hostPid, root, waitUntil } from "./support.js"
 
 const main = NodePath.join(root, "dist/emulator/StandaloneMain.js")
 const built = existsSync(main)
@@ -64,13 +64,13 @@ describe("Standalone emulator (needs npm run build)", () => {
               const sandbox = await daytona.create()
               await sandbox.process.createSession("s")
               const result = await sandbox.process.executeSessionCommand("s", {
-                command: "echo $$; exec sleep 30",
+                command: "exec sleep 30.7",
                 runAsync: true
               })
+              assert.isString(result.cmdId)
               for (;;) {
-                const logs = await sandbox.process.getSessionCommandLogs("s", result.cmdId!)
-                const out = logs.stdout ?? ""
-                if (/^\d+\n/.test(out)) return Number(out.trim())
+                const pid = hostPid(["sleep", "30.7"])
+                if (pid !== undefined) return pid
                 await new Promise((resolve) => setTimeout(resolve, 50))
               }
             }),

@@ -3,17 +3,16 @@ import { DaytonaConflictError, DaytonaProcessNotFoundError } from "@daytonaio/sd
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Emulator from "../../src/emulator/Emulator.js"
-import { alive, call, rejection, sdk, waitUntil } from "./support.js"
+import { alive, call, hostPid, rejection, sdk, waitUntil } from "./support.js"
 
-/** Starts an async command that prints a pid first; returns the pid once it shows up in the logs. */
-const pidOf = (sandbox: Sandbox, session: string, command: string) =>
+/** Starts an async command that ends up running `argv` (unique to the test); returns that process's host pid. */
+const pidOf = (sandbox: Sandbox, session: string, command: string, argv: ReadonlyArray<string>) =>
   Effect.gen(function* () {
-    const { cmdId } = yield* call(() => sandbox.process.executeSessionCommand(session, { command, runAsync: true }))
-    const logs = yield* waitUntil(
-      call(() => sandbox.process.getSessionCommandLogs(session, cmdId!)),
-      (l) => /^\d+\n/.test(l.stdout ?? "")
+    yield* call(() => sandbox.process.executeSessionCommand(session, { command, runAsync: true }))
+    return yield* waitUntil(
+      Effect.sync(() => hostPid(argv) ?? 0),
+      (pid) => pid > 0
     )
-    return Number(/^(\d+)/.exec(logs.stdout!)![1])
   })
 
 describe("Emulator toolbox (real SDK)", () => {
@@ -30,7 +29,7 @@ describe("Emulator toolbox (real SDK)", () => {
         })
       )
       assert.strictEqual(sync.exitCode, 7)
-      assert.match(sync.stdout ?? "", /^hi from \/.+\/sandboxes\/[0-9a-f-]+\nhome\n$/)
+      assert.strictEqual(sync.stdout, "hi from /home/daytona\nhome\n")
       assert.strictEqual(sync.stderr, "oops\n")
       assert.include(sync.output ?? "", "oops")
 
@@ -59,7 +58,7 @@ describe("Emulator toolbox (real SDK)", () => {
 
       const once = yield* call(() => sandbox.process.executeCommand("echo $X; pwd", "/sub/..", { X: "y" }))
       assert.strictEqual(once.exitCode, 0)
-      assert.match(once.result, /^y\n\/.+\/sandboxes\/[0-9a-f-]+\n$/)
+      assert.strictEqual(once.result, "y\n/\n")
     })
   )
 
@@ -73,12 +72,16 @@ describe("Emulator toolbox (real SDK)", () => {
       yield* call(() => one.process.createSession("b"))
       yield* call(() => two.process.createSession("c"))
 
-      const inSession = yield* pidOf(one, "a", "echo $$; exec sleep 30")
-      // The command itself exits at once; its background job keeps running in its process group.
-      const background = yield* pidOf(one, "b", "sleep 30 & echo $!")
+      const inSession = yield* pidOf(one, "a", "exec sleep 30.1", ["sleep", "30.1"])
+      const background = yield* pidOf(one, "b", "exec sleep 30.2", ["sleep", "30.2"])
       // Ignores SIGTERM: ended by SIGKILL after the grace period.
-      const stubborn = yield* pidOf(one, "b", "trap '' TERM; echo $$; while true; do sleep 0.05; done")
-      const inOther = yield* pidOf(two, "c", "echo $$; exec sleep 30")
+      const stubborn = yield* pidOf(
+        one,
+        "b",
+        "exec bash -c 'trap \"\" TERM; while true; do sleep 0.05; done' stubborn",
+        ["bash", "-c", 'trap "" TERM; while true; do sleep 0.05; done', "stubborn"]
+      )
+      const inOther = yield* pidOf(two, "c", "exec sleep 30.3", ["sleep", "30.3"])
       assert.isTrue([inSession, background, stubborn, inOther].every(alive))
       assert.isAtLeast(yield* control.liveProcesses, 4)
 
@@ -106,7 +109,7 @@ describe("Emulator toolbox (real SDK)", () => {
           const daytona = yield* sdk(control)
           const sandbox = yield* call(() => daytona.create())
           yield* call(() => sandbox.process.createSession("s"))
-          return yield* pidOf(sandbox, "s", "echo $$; exec sleep 30")
+          return yield* pidOf(sandbox, "s", "exec sleep 30.4", ["sleep", "30.4"])
         })
       )
       assert.isFalse(alive(pid))

@@ -3,7 +3,7 @@
  */
 import { Daytona } from "@daytonaio/sdk"
 import { Duration, Effect, Redacted, Schedule } from "effect"
-import { existsSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import type { EmulatorControlService } from "../../src/emulator/Emulator.js"
@@ -70,3 +70,17 @@ export const distBuilt = existsSync(NodePath.join(root, "dist/emulator/ActionSer
 /** Measures how long an effect takes. */
 export const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.map(Effect.timed(effect), ([duration, value]) => ({ millis: Duration.toMillis(duration), value }))
+
+/** The host pid of the process whose command line is exactly `argv` (sandbox processes have their own pid namespace). */
+export const hostPid = (argv: ReadonlyArray<string>): number | undefined => {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").slice(0, -1)
+      if (cmdline.length === argv.length && cmdline.every((arg, i) => arg === argv[i])) return Number(entry)
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined
+}
