@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Option, Predicate } from "effect"
+import { Duration, Option, Predicate } from "effect"
 import { DaytonaApiError, parseRetryAfter, reasonOfStatus } from "../services/DaytonaClient.js"
 import type { DaytonaApiErrorReason } from "../services/DaytonaClient.js"
 
@@ -101,16 +101,41 @@ export const reasonOf = (error: SdkErrorLike): DaytonaApiErrorReason => {
   }
 }
 
-/** Reads one header from axios' `AxiosHeaders` (case-insensitive `get`) or a plain object. */
-const headerOf = (headers: unknown, name: string): string | undefined => {
-  if (headers === null || typeof headers !== "object") return undefined
-  const getter = (headers as { get?: unknown }).get
-  const raw =
-    typeof getter === "function"
-      ? (getter as (n: string) => unknown).call(headers, name)
-      : Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1]
-  if (Array.isArray(raw)) return raw.length > 0 ? String(raw[0]) : undefined
-  return Predicate.isString(raw) || Predicate.isNumber(raw) ? String(raw) : undefined
+/** The header names and values of axios' `AxiosHeaders` or a plain object, names in lower case. */
+const headerEntries = (headers: unknown): ReadonlyArray<readonly [string, string]> => {
+  if (headers === null || typeof headers !== "object") return []
+  const toJSON = (headers as { toJSON?: unknown }).toJSON
+  const plain = typeof toJSON === "function" ? (toJSON as () => unknown).call(headers) : headers
+  if (plain === null || typeof plain !== "object") return []
+  return Object.entries(plain).flatMap(([name, raw]) => {
+    const value = Array.isArray(raw) ? raw[0] : raw
+    return Predicate.isString(value) || Predicate.isNumber(value) ? [[name.toLowerCase(), String(value)] as const] : []
+  })
+}
+
+/**
+ * How long a 429 asks to wait, and which throttler sent it. Daytona's API (NestJS throttler) names the throttler in
+ * the header (`Retry-After-sandbox-create: 12`); only its failed-auth path sends a plain `Retry-After`. When several
+ * are present, the longest wait wins.
+ *
+ * @since 0.2.0
+ */
+export const throttleOf = (
+  headers: unknown,
+  now: number
+): { readonly retryAfter: Option.Option<Duration.Duration>; readonly throttler: string | undefined } => {
+  let best: { wait: Duration.Duration; throttler: string | undefined } | undefined
+  for (const [name, value] of headerEntries(headers)) {
+    const match = /^retry-after(?:-(.+))?$/.exec(name)
+    if (match === null) continue
+    const wait = parseRetryAfter(value, now)
+    if (Option.isSome(wait) && (best === undefined || Duration.greaterThan(wait.value, best.wait))) {
+      best = { wait: wait.value, throttler: match[1] }
+    }
+  }
+  return best === undefined
+    ? { retryAfter: Option.none(), throttler: undefined }
+    : { retryAfter: Option.some(best.wait), throttler: best.throttler }
 }
 
 /**
@@ -127,14 +152,14 @@ export const summarize = (error: SdkErrorLike, secrets?: ReadonlyArray<string>):
 
 /**
  * Maps an SDK error to a {@link DaytonaApiError}: `reason` from {@link reasonOf}, `status` from
- * `statusCode`, `retryAfter` from the `Retry-After` header, `sandboxId` from the context (or from a
+ * `statusCode`, `retryAfter` and `throttler` from the `Retry-After[-<throttler>]` header, `sandboxId` from the context (or from a
  * state-wait message naming it), and a sanitized `cause`.
  *
  * @since 0.1.0
  */
 export const fromSdkError = (error: SdkErrorLike, context: SdkErrorContext): DaytonaApiError => {
   const status = Predicate.isNumber(error.statusCode) ? error.statusCode : undefined
-  const retryAfter = parseRetryAfter(headerOf(error.headers, "retry-after"), context.now)
+  const { retryAfter, throttler } = throttleOf(error.headers, context.now)
   const sandboxId = context.sandboxId ?? SANDBOX_ID_IN_MESSAGE.exec(error.message)?.[1]
   const detail = scrub(error.message, context.secrets).trim()
   return new DaytonaApiError({
@@ -143,6 +168,7 @@ export const fromSdkError = (error: SdkErrorLike, context: SdkErrorContext): Day
     detail: detail.length > 0 ? detail : error.name,
     status,
     retryAfter: Option.getOrUndefined(retryAfter),
+    throttler,
     sandboxId,
     cause: summarize(error, context.secrets)
   })

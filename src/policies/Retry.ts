@@ -102,15 +102,24 @@ export const RateLimited = {
   fallback: Duration.seconds(1),
   /** The longest `Retry-After` that is honoured; a longer one fails at once. */
   maxWait: Duration.seconds(60),
-  maxRetries: 1
+  maxRetries: 3,
+  /**
+   * Each wait is the `Retry-After` times a random factor in this range: never shorter than Daytona asked, and
+   * spread, so that the runtimes of a fleet that were refused together do not come back together.
+   */
+  jitter: { min: 1, max: 1.25 },
+  /** No retry begins after this much time since the first 429. */
+  budget: Duration.minutes(2)
 } as const
 
 const retryAfterOf = (error: DaytonaApiError): Duration.Duration =>
   error.retryAfter === undefined ? RateLimited.fallback : error.retryAfter
 
 /**
- * Honours Daytona's `429 Too Many Requests`: waits as long as its `Retry-After` says (1 s when it
- * says nothing), then tries once more. A `Retry-After` over 60 s, or any other error, surfaces at once.
+ * Honours Daytona's `429 Too Many Requests`: waits as long as its `Retry-After` (or `Retry-After-<throttler>`)
+ * says — 1 s when it says nothing — stretched by up to a quarter at random, then tries again; at most 3 times,
+ * none beginning more than 2 minutes after the first 429. A `Retry-After` over 60 s, or any other error, surfaces
+ * at once.
  *
  * @since 0.1.0
  */
@@ -120,7 +129,9 @@ export const rateLimited: Schedule.Schedule<unknown, DaytonaApiError> = Schedule
       error.reason === "RateLimited" && Duration.lessThanOrEqualTo(retryAfterOf(error), RateLimited.maxWait)
   ),
   Schedule.addDelay(retryAfterOf),
-  Schedule.intersect(Schedule.recurs(RateLimited.maxRetries))
+  Schedule.jitteredWith(RateLimited.jitter),
+  Schedule.intersect(Schedule.recurs(RateLimited.maxRetries)),
+  startingWithin(RateLimited.budget)
 )
 
 /**

@@ -1,12 +1,14 @@
 /**
  * What runtimes of one process share: a lock per SID (so two acquires of one SID are serialized
- * and the second attaches to what the first made) and the admission of sandbox creations.
+ * and the second attaches to what the first made) and the admission of sandbox creations — at most
+ * `maxConcurrentCreates` in flight, and at most `createsPerMinute` started in any minute (Daytona
+ * throttles creates per organization: 300–600 a minute by tier).
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer, RateLimiter, Scope } from "effect"
 import { globalValue } from "effect/GlobalValue"
-import { DaytonaConfig } from "../services/DaytonaConfig.js"
+import { DaytonaConfig, Defaults } from "../services/DaytonaConfig.js"
 
 /**
  * The shared coordination of runtimes.
@@ -16,7 +18,10 @@ import { DaytonaConfig } from "../services/DaytonaConfig.js"
 export interface CoordinatorService {
   /** Runs `effect` holding the lock of `sid`. */
   readonly withSidLock: <A, E, R>(sid: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  /** Runs a sandbox creation once admitted (at most `DAYTONA_MAX_CONCURRENT_CREATES` at once). */
+  /**
+   * Runs a sandbox creation once admitted: at most `DAYTONA_MAX_CONCURRENT_CREATES` at once, and paced to
+   * `DAYTONA_CREATES_PER_MINUTE`.
+   */
   readonly admitCreate: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
@@ -27,71 +32,108 @@ export interface CoordinatorService {
 export class Coordinator extends Context.Tag("effect-daytona/Coordinator")<Coordinator, CoordinatorService>() {}
 
 /**
- * Builds a coordinator admitting `maxConcurrentCreates` creations at once.
+ * How creations are admitted.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const unsafeMake = (maxConcurrentCreates: number): CoordinatorService => {
-  const creates = Effect.unsafeMakeSemaphore(maxConcurrentCreates)
-  const locks = new Map<string, { readonly lock: Effect.Semaphore; users: number }>()
+export interface AdmissionSettings {
+  readonly maxConcurrentCreates: number
+  /** 0 = no pacing. */
+  readonly createsPerMinute: number
+}
 
-  // A SID's lock lives while someone holds or waits for it, so the map does not grow without bound.
-  // Both steps are synchronous, so they need no lock of their own.
-  const enter = (sid: string) =>
-    Effect.sync(() => {
-      const entry = locks.get(sid) ?? { lock: Effect.unsafeMakeSemaphore(1), users: 0 }
-      entry.users++
-      locks.set(sid, entry)
-      return entry
-    })
-  const leave = (sid: string) =>
-    Effect.sync(() => {
-      const entry = locks.get(sid)
-      if (entry !== undefined && --entry.users === 0) locks.delete(sid)
-    })
-
+/**
+ * The token bucket that keeps any 60-second window at or under `perMinute` creates: a burst of a tenth of
+ * the rate, then the rest of the rate spread evenly.
+ *
+ * @since 0.2.0
+ */
+export const pacing = (perMinute: number): { readonly burst: number; readonly interval: Duration.Duration } => {
+  const burst = Math.max(1, Math.floor(perMinute / 10))
+  const sustained = perMinute - burst
   return {
-    withSidLock: (sid, effect) =>
-      Effect.acquireUseRelease(
-        enter(sid),
-        (entry) => entry.lock.withPermits(1)(effect),
-        () => leave(sid)
-      ),
-    admitCreate: (effect) => creates.withPermits(1)(effect)
+    burst,
+    interval: sustained <= 0 ? Duration.minutes(1) : Duration.millis((60_000 * burst) / sustained)
   }
 }
 
 /**
- * Builds a coordinator admitting `maxConcurrentCreates` creations at once.
+ * Builds a coordinator; its pacing lives as long as the scope.
  *
  * @since 0.1.0
  */
-export const make = (maxConcurrentCreates: number): Effect.Effect<CoordinatorService> =>
-  Effect.sync(() => unsafeMake(maxConcurrentCreates))
+export const make = (settings: AdmissionSettings): Effect.Effect<CoordinatorService, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const creates = yield* Effect.makeSemaphore(settings.maxConcurrentCreates)
+    const { burst, interval } = pacing(settings.createsPerMinute)
+    const paced: RateLimiter.RateLimiter =
+      settings.createsPerMinute > 0
+        ? yield* RateLimiter.make({ limit: burst, interval, algorithm: "token-bucket" })
+        : (effect) => effect
+    const locks = new Map<string, { readonly lock: Effect.Semaphore; users: number }>()
+
+    // A SID's lock lives while someone holds or waits for it, so the map does not grow without bound.
+    // Both steps are synchronous, so they need no lock of their own.
+    const enter = (sid: string) =>
+      Effect.sync(() => {
+        const entry = locks.get(sid) ?? { lock: Effect.unsafeMakeSemaphore(1), users: 0 }
+        entry.users++
+        locks.set(sid, entry)
+        return entry
+      })
+    const leave = (sid: string) =>
+      Effect.sync(() => {
+        const entry = locks.get(sid)
+        if (entry !== undefined && --entry.users === 0) locks.delete(sid)
+      })
+
+    return {
+      withSidLock: (sid, effect) =>
+        Effect.acquireUseRelease(
+          enter(sid),
+          (entry) => entry.lock.withPermits(1)(effect),
+          () => leave(sid)
+        ),
+      // The slot first, then the pace: a create waiting for its turn does not hold back the rate of the others.
+      admitCreate: (effect) => creates.withPermits(1)(paced(effect))
+    }
+  })
 
 const processWide = globalValue(Symbol.for("effect-daytona/Coordinator/processWide"), () => ({
-  current: undefined as CoordinatorService | undefined
+  current: undefined as CoordinatorService | undefined,
+  lock: Effect.unsafeMakeSemaphore(1)
 }))
 
 /**
  * The coordinator in context, or else the one shared by the whole process (sized by the first
- * configuration that asks for it).
+ * configuration that asks for it, and never closed).
  *
  * @since 0.1.0
  */
-export const current = (maxConcurrentCreates: number): Effect.Effect<CoordinatorService> =>
-  Effect.map(Effect.serviceOption(Coordinator), (option) => {
-    if (option._tag === "Some") return option.value
-    processWide.current ??= unsafeMake(maxConcurrentCreates)
-    return processWide.current
-  })
+export const current = (
+  maxConcurrentCreates: number,
+  createsPerMinute: number = Defaults.createsPerMinute
+): Effect.Effect<CoordinatorService> =>
+  Effect.flatMap(Effect.serviceOption(Coordinator), (option) =>
+    option._tag === "Some"
+      ? Effect.succeed(option.value)
+      : processWide.lock.withPermits(1)(
+          Effect.suspend(() =>
+            processWide.current !== undefined
+              ? Effect.succeed(processWide.current)
+              : Effect.flatMap(Scope.make(), (scope) =>
+                  Scope.extend(make({ maxConcurrentCreates, createsPerMinute }), scope)
+                ).pipe(Effect.tap((built) => Effect.sync(() => (processWide.current = built))))
+          )
+        )
+  )
 
 /**
- * The coordinator sized from `DaytonaConfig`.
+ * The coordinator sized from `DaytonaConfig`; its pacing ends with the layer.
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<Coordinator, never, DaytonaConfig> = Layer.effect(
+export const layer: Layer.Layer<Coordinator, never, DaytonaConfig> = Layer.scoped(
   Coordinator,
-  Effect.flatMap(DaytonaConfig, (config) => make(config.maxConcurrentCreates))
+  Effect.flatMap(DaytonaConfig, (config) => make(config))
 )

@@ -172,8 +172,10 @@ export class DaytonaApiError extends Data.TaggedError("DaytonaApiError")<{
   /** Daytona's own message (never contains the key). */
   readonly detail: string
   readonly status?: number | undefined
-  /** For `RateLimited`: how long Daytona asked us to wait (`Retry-After`). */
+  /** For `RateLimited`: how long Daytona asked us to wait (`Retry-After`, or `Retry-After-<throttler>`). */
   readonly retryAfter?: Duration.Duration | undefined
+  /** For `RateLimited`: which of Daytona's throttlers refused (`sandbox-create`, `authenticated`, …), when it said. */
+  readonly throttler?: string | undefined
   readonly sandboxId?: string | undefined
   readonly cause?: unknown
 }> {

@@ -28,6 +28,12 @@ export interface DaytonaSettings {
   readonly public: boolean
   /** `DAYTONA_MAX_CONCURRENT_CREATES`: how many sandbox creations may be in flight at once in this process. */
   readonly maxConcurrentCreates: number
+  /**
+   * `DAYTONA_CREATES_PER_MINUTE`: the most sandbox creations this process starts in any minute (default 300, the
+   * organization limit of Daytona's lowest tier); 0 turns the pacing off. Processes sharing one organization should
+   * split the organization's rate between them.
+   */
+  readonly createsPerMinute: number
 }
 
 /**
@@ -43,6 +49,7 @@ export interface DaytonaSettingsInput {
   readonly deleteOnClose?: boolean | undefined
   readonly public?: boolean | undefined
   readonly maxConcurrentCreates?: number | undefined
+  readonly createsPerMinute?: number | undefined
 }
 
 /** The environment variable names, in one place. */
@@ -53,7 +60,8 @@ export const Variables = {
   disableAutoStop: "DAYTONA_DISABLE_AUTO_STOP",
   deleteOnClose: "DAYTONA_DELETE_ON_CLOSE",
   public: "DAYTONA_PUBLIC",
-  maxConcurrentCreates: "DAYTONA_MAX_CONCURRENT_CREATES"
+  maxConcurrentCreates: "DAYTONA_MAX_CONCURRENT_CREATES",
+  createsPerMinute: "DAYTONA_CREATES_PER_MINUTE"
 } as const
 
 /** Defaults for everything optional. */
@@ -64,6 +72,7 @@ export const Defaults = {
   deleteOnClose: false,
   public: false,
   maxConcurrentCreates: 16,
+  createsPerMinute: 300,
   autoStopIntervalMinutes: 60
 } as const
 
@@ -141,6 +150,13 @@ const validateMaxCreates = (value: number): Either.Either<number, ConfigError.Co
     ? Either.right(value)
     : Either.left(invalid(Variables.maxConcurrentCreates, `must be a whole number from 1 to 10000, got ${value}`))
 
+const validateCreatesPerMinute = (value: number): Either.Either<number, ConfigError.ConfigError> =>
+  Number.isInteger(value) && value >= 0 && value <= 1_000_000
+    ? Either.right(value)
+    : Either.left(
+        invalid(Variables.createsPerMinute, `must be a whole number from 0 (no pacing) to 1000000, got ${value}`)
+      )
+
 const booleanHelp = "use true or false (yes/no, on/off and 1/0 also work)"
 
 /**
@@ -206,6 +222,22 @@ const maxCreatesConfig: Config.Config<number> = optionalString(
   }
 )
 
+const createsPerMinuteConfig: Config.Config<number> = optionalString(
+  Variables.createsPerMinute,
+  Defaults.createsPerMinute as number,
+  (raw) => {
+    const text = raw.trim()
+    return /^\d+$/.test(text)
+      ? validateCreatesPerMinute(Number(text))
+      : Either.left(
+          invalid(
+            Variables.createsPerMinute,
+            `is not a whole number (${show(text)}): set the creates per minute, e.g. 300, or 0 for no pacing`
+          )
+        )
+  }
+)
+
 const finish = (values: Omit<DaytonaSettings, "autoStopIntervalMinutes">): DaytonaSettings => ({
   ...values,
   autoStopIntervalMinutes: values.disableAutoStop ? 0 : Defaults.autoStopIntervalMinutes
@@ -224,7 +256,8 @@ export const settingsConfig: Config.Config<DaytonaSettings> = Config.all({
   disableAutoStop: strictBoolean(Variables.disableAutoStop, Defaults.disableAutoStop),
   deleteOnClose: strictBoolean(Variables.deleteOnClose, Defaults.deleteOnClose),
   public: strictBoolean(Variables.public, Defaults.public),
-  maxConcurrentCreates: maxCreatesConfig
+  maxConcurrentCreates: maxCreatesConfig,
+  createsPerMinute: createsPerMinuteConfig
 }).pipe(Config.map(finish))
 
 /**
@@ -282,14 +315,16 @@ export class DaytonaConfig extends Context.Tag("effect-daytona/DaytonaConfig")<D
     const apiUrl = input.apiUrl === undefined ? Either.right(Defaults.apiUrl as string) : validateApiUrl(input.apiUrl)
     const target = input.target === undefined ? Either.right(Defaults.target as string) : validateTarget(input.target)
     const maxConcurrentCreates = validateMaxCreates(input.maxConcurrentCreates ?? Defaults.maxConcurrentCreates)
+    const createsPerMinute = validateCreatesPerMinute(input.createsPerMinute ?? Defaults.createsPerMinute)
     const errors = [
       Either.getLeft(apiKey),
       Either.getLeft(apiUrl),
       Either.getLeft(target),
-      Either.getLeft(maxConcurrentCreates)
+      Either.getLeft(maxConcurrentCreates),
+      Either.getLeft(createsPerMinute)
     ].flatMap((left) => (Option.isSome(left) ? [left.value] : []))
     if (errors.length > 0) return Either.left(scrubConfigError(errors.reduce(ConfigError.And), key.trim()))
-    return Either.all({ apiKey, apiUrl, target, maxConcurrentCreates }).pipe(
+    return Either.all({ apiKey, apiUrl, target, maxConcurrentCreates, createsPerMinute }).pipe(
       Either.map((valid) =>
         finish({
           ...valid,

@@ -201,7 +201,7 @@ describe("DaytonaClientLive", () => {
     })
   )
 
-  it.scopedLive("401/404/409/500 map to reasons; a 429 waits its Retry-After and tries once more", () =>
+  it.scopedLive("401/404/409/500 map to reasons; a 429 waits its Retry-After-<throttler>, at most 3 times", () =>
     Effect.gen(function* () {
       const { fake } = yield* fakeServer
       const client = yield* liveClient(fake.apiUrl)
@@ -225,8 +225,9 @@ describe("DaytonaClientLive", () => {
       fake.script.push({
         match: "GET /api/sandbox?",
         status: 429,
-        body: { message: "Too Many" },
-        headers: { "retry-after": "1" }
+        body: { message: "ThrottlerException: Too Many Requests" },
+        // As Daytona's throttler answers: the wait is in the header named after the throttler.
+        headers: { "retry-after-authenticated": "1", "x-ratelimit-remaining-authenticated": "0" }
       })
       const before = fake.requests.length
       yield* client.list({})
@@ -234,12 +235,12 @@ describe("DaytonaClientLive", () => {
       assert.lengthOf(tries, 2)
       assert.isAtLeast(tries[1]!.at - tries[0]!.at, 950)
 
-      for (let i = 0; i < 2; i++) {
-        fake.script.push({ match: "GET /api/sandbox?", status: 429, body: echo, headers: { "retry-after": "1" } })
+      for (let i = 0; i < 4; i++) {
+        fake.script.push({ match: "GET /api/sandbox?", status: 429, body: echo, headers: { "retry-after": "0" } })
       }
       const limited = failureOf(yield* Effect.exit(client.list({})))
       assert.strictEqual(limited.reason, "RateLimited")
-      assert.strictEqual(fake.script.length, 0, "exactly one retry")
+      assert.strictEqual(fake.script.length, 0, "exactly three retries")
     })
   )
 

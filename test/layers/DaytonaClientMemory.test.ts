@@ -277,24 +277,25 @@ describe("DaytonaClientMemory", () => {
     })
   )
 
-  it.effect("a 429 with Retry-After is retried once after exactly that delay", () =>
+  it.effect("a 429 is retried after its Retry-After (stretched by at most a quarter), at most 3 times", () =>
     Effect.gen(function* () {
       const { client, control } = yield* Memory.make()
       const sandbox = yield* control.seed({ state: "started" })
       yield* control.failNext("get", apiError("RateLimited", { status: 429, retryAfter: Duration.seconds(5) }))
       const fiber = yield* Effect.fork(client.get(sandbox.id))
       yield* TestClock.adjust("4999 millis")
-      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "never sooner than Daytona asked")
       assert.lengthOf(yield* control.calls, 1)
-      yield* TestClock.adjust("1 millis")
+      yield* TestClock.adjust("1251 millis")
       assert.strictEqual((yield* Fiber.join(fiber)).id, sandbox.id)
       assert.lengthOf(yield* control.calls, 2)
 
-      // Only one more try: a second 429 surfaces; a Retry-After over 60 s surfaces at once.
-      yield* control.failNext("get", apiError("RateLimited", { status: 429, retryAfter: Duration.seconds(1) }), 2)
-      const twice = yield* Effect.fork(Effect.exit(client.get(sandbox.id)))
-      yield* TestClock.adjust("1 second")
-      expectApiError(yield* Fiber.join(twice), "RateLimited")
+      // Three more tries at most: a fourth 429 surfaces; a Retry-After over 60 s surfaces at once.
+      yield* control.failNext("get", apiError("RateLimited", { status: 429, retryAfter: Duration.seconds(1) }), 4)
+      const persistent = yield* Effect.fork(Effect.exit(client.get(sandbox.id)))
+      yield* TestClock.adjust("4 seconds")
+      expectApiError(yield* Fiber.join(persistent), "RateLimited")
+      assert.lengthOf(yield* control.calls, 6)
       yield* control.failNext("get", apiError("RateLimited", { status: 429, retryAfter: Duration.seconds(61) }))
       expectApiError(yield* Effect.exit(client.get(sandbox.id)), "RateLimited")
     })

@@ -18,6 +18,7 @@ import {
   DaytonaUnprocessableEntityError,
   DaytonaValidationError
 } from "@daytonaio/sdk"
+import { AxiosHeaders } from "axios"
 import { Duration } from "effect"
 import { fromSdkError, isSdkErrorLike, reasonOf, sanitizeDefect, summarize } from "../../src/layers/SdkErrors.js"
 
@@ -92,18 +93,44 @@ describe("SdkErrors", () => {
     assert.strictEqual(reasonOf(new DaytonaError("something odd")), "Unknown")
   })
 
-  it("Retry-After in seconds or as an HTTP date becomes retryAfter, from a plain object or AxiosHeaders-like get()", () => {
+  it("Retry-After in seconds or as an HTTP date becomes retryAfter, from a plain object or AxiosHeaders", () => {
     const seconds = fromSdkError(new DaytonaRateLimitError("slow down", 429, headers({ "retry-after": "7" })), context)
     assert.deepStrictEqual(seconds.retryAfter, Duration.seconds(7))
     const date = new Date(context.now + 12_000).toUTCString()
     const dated = fromSdkError(new DaytonaRateLimitError("slow down", 429, headers({ "Retry-After": date })), context)
     assert.deepStrictEqual(dated.retryAfter, Duration.millis(12_000))
-    const getter = { get: (name: string) => (name === "retry-after" ? "3" : undefined) } as unknown as Headers
+    const axios = new AxiosHeaders({ "Retry-After": "3" }) as unknown as Headers
     assert.deepStrictEqual(
-      fromSdkError(new DaytonaRateLimitError("x", 429, getter), context).retryAfter,
+      fromSdkError(new DaytonaRateLimitError("x", 429, axios), context).retryAfter,
       Duration.seconds(3)
     )
     assert.isUndefined(fromSdkError(new DaytonaRateLimitError("x", 429), context).retryAfter)
+  })
+
+  it("Daytona's throttler headers: the wait of Retry-After-<throttler> and the throttler's name", () => {
+    // As Daytona's API (NestJS throttler) answers a create over the organization's rate.
+    const throttled = new AxiosHeaders({
+      "X-RateLimit-Limit-sandbox-create": "300",
+      "X-RateLimit-Remaining-sandbox-create": "0",
+      "X-RateLimit-Reset-sandbox-create": "41",
+      "Retry-After-sandbox-create": "41",
+      "X-RateLimit-Limit-authenticated": "10000",
+      "X-RateLimit-Remaining-authenticated": "9990"
+    }) as unknown as Headers
+    const error = fromSdkError(
+      new DaytonaRateLimitError("ThrottlerException: Too Many Requests", 429, throttled),
+      context
+    )
+    assert.strictEqual(error.reason, "RateLimited")
+    assert.deepStrictEqual(error.retryAfter, Duration.seconds(41))
+    assert.strictEqual(error.throttler, "sandbox-create")
+    // Several refusals at once: the longest wait wins; the plain header (failed auth) has no throttler name.
+    const both = headers({ "retry-after-authenticated": "2", "retry-after-sandbox-lifecycle": "9" })
+    const longest = fromSdkError(new DaytonaRateLimitError("x", 429, both), context)
+    assert.deepStrictEqual(longest.retryAfter, Duration.seconds(9))
+    assert.strictEqual(longest.throttler, "sandbox-lifecycle")
+    const plain = fromSdkError(new DaytonaRateLimitError("x", 429, headers({ "retry-after": "5" })), context)
+    assert.isUndefined(plain.throttler)
   })
 
   it("the cause is a sanitized summary; the key never appears in message, JSON or cause", () => {

@@ -261,28 +261,52 @@ describe("Retry.rateLimited", () => {
       retryAfter: retryAfter === undefined ? undefined : Duration.decode(retryAfter)
     })
 
+  const delaysOf = (errors: ReadonlyArray<DaytonaApiError>) =>
+    Effect.map(Schedule.run(Schedule.delays(Retry.rateLimited), 0, errors), (delays) =>
+      // The last output is the one of the decision to stop.
+      Chunk.toReadonlyArray(delays).map(Duration.toMillis).slice(0, -1)
+    )
+
   it.effect.prop(
-    "waits exactly the Retry-After (at most 60 s) and tries once more",
+    "waits the Retry-After (at most 60 s) stretched by at most a quarter, up to 3 times within 2 minutes",
     [fc.integer({ min: 0, max: 120 })],
     ([seconds]) =>
       Effect.gen(function* () {
         const error = limited(Duration.seconds(seconds))
-        const delays = Chunk.toReadonlyArray(
-          yield* Schedule.run(Schedule.delays(Retry.rateLimited), 0, [error, error, error])
-        ).map(Duration.toMillis)
-        if (seconds <= 60) assert.deepStrictEqual(delays, [seconds * 1000, 0])
-        else assert.deepStrictEqual(delays, [0], "a Retry-After over 60 s is not waited for")
+        const delays = yield* delaysOf([error, error, error, error, error])
+        if (seconds > 60) {
+          assert.deepStrictEqual(delays, [], "a Retry-After over 60 s is not waited for")
+          return
+        }
+        assert.isAtLeast(delays.length, 1)
+        assert.isAtMost(delays.length, Retry.RateLimited.maxRetries)
+        for (const delay of delays) {
+          assert.isAtLeast(delay, seconds * 1000, "never sooner than Daytona asked")
+          assert.isAtMost(delay, seconds * 1250)
+        }
+        const starts = delays.reduce<Array<number>>((acc, delay) => [...acc, (acc.at(-1) ?? 0) + delay], [])
+        assert.isAtMost(starts.at(-1)!, 120_000, "no retry begins after the 2-minute budget")
       }),
     { fastCheck: { numRuns: 100 } }
   )
 
-  it.effect("without Retry-After it waits 1 s; other reasons are not retried", () =>
+  it.effect("the waits of a fleet refused together are spread, not in lockstep", () =>
     Effect.gen(function* () {
-      const delays = yield* Schedule.run(Schedule.delays(Retry.rateLimited), 0, [limited(), limited()])
-      assert.deepStrictEqual(Chunk.toReadonlyArray(delays).map(Duration.toMillis), [1_000, 0])
+      const error = limited("10 seconds")
+      const firsts = yield* Effect.forEach(Array.from({ length: 20 }), () =>
+        Effect.map(delaysOf([error, error]), (delays) => delays[0]!)
+      )
+      assert.isAbove(new Set(firsts).size, 10)
+    })
+  )
+
+  it.effect("without Retry-After it waits about 1 s; other reasons are not retried", () =>
+    Effect.gen(function* () {
+      const delays = yield* delaysOf([limited(), limited(), limited(), limited(), limited()])
+      assert.strictEqual(delays.length, 3)
+      assert.isTrue(delays.every((delay) => delay >= 1_000 && delay <= 1_250))
       const other = new DaytonaApiError({ reason: "Transient", operation: "x", detail: "y", status: 503 })
-      const none = yield* Schedule.run(Schedule.delays(Retry.rateLimited), 0, [other])
-      assert.deepStrictEqual(Chunk.toReadonlyArray(none).map(Duration.toMillis), [0])
+      assert.deepStrictEqual(yield* delaysOf([other]), [])
     })
   )
 })
