@@ -80,7 +80,10 @@ export const toRecord = (sandbox: Sdk.Sandbox): Sandbox =>
     recoverable: sandbox.recoverable === true,
     autoStopInterval: Option.fromNullable(sandbox.autoStopInterval),
     createdAt: optionalDate(sandbox.createdAt),
-    lastActivityAt: optionalDate(sandbox.lastActivityAt)
+    lastActivityAt: optionalDate(sandbox.lastActivityAt),
+    ...(typeof sandbox.cpu === "number" && typeof sandbox.memory === "number" && typeof sandbox.disk === "number"
+      ? { resources: { cpu: sandbox.cpu, memoryGiB: sandbox.memory, diskGiB: sandbox.disk } }
+      : {})
   })
 
 const seconds = (duration: Duration.Duration): number => Duration.toMillis(duration) / 1000

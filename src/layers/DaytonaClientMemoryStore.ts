@@ -213,7 +213,8 @@ export const makeStore = (latencyMs: Readonly<Record<"create" | "start" | "stop"
       recoverable: e.recoverable,
       autoStopInterval: Option.fromNullable(e.autoStopInterval),
       createdAt: Option.some(new Date(e.createdAt)),
-      lastActivityAt: Option.some(new Date(e.lastActivityAt))
+      lastActivityAt: Option.some(new Date(e.lastActivityAt)),
+      resources: { cpu: 1, memoryGiB: 1, diskGiB: 3 }
     })
 
   const fail = (

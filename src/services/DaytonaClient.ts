@@ -62,6 +62,19 @@ export interface Sandbox {
   readonly autoStopInterval: Option.Option<number>
   readonly createdAt: Option.Option<Date>
   readonly lastActivityAt: Option.Option<Date>
+  /** What the sandbox was given (vCPUs, GiB of memory and of disk), when the API said: what it costs. */
+  readonly resources?: SandboxResources | undefined
+}
+
+/**
+ * The resources of a sandbox.
+ *
+ * @since 0.2.0
+ */
+export interface SandboxResources {
+  readonly cpu: number
+  readonly memoryGiB: number
+  readonly diskGiB: number
 }
 
 /**
