@@ -274,7 +274,7 @@ export const make = (
     const guard = makeGuard({ apiKey, faults, requests })
     const router = HttpRouter.concatAll(
       apiRouter({ store, preview, organizationId: randomUUID(), toolboxProxyUrl: `${baseUrl}/toolbox` }, guard),
-      toolboxRouter(sessions, guard),
+      toolboxRouter({ sessions, store, host }, guard),
       preview.router(guard)
     ).pipe(
       Effect.catchTag("RouteNotFound", () =>
