@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Effect, ExecutionStrategy, Exit, Option, Ref, Scope } from "effect"
+import { Deferred, Effect, ExecutionStrategy, Exit, Option, Ref, Schedule, Scope } from "effect"
 import { randomUUID } from "node:crypto"
 import { appendFileSync, constants, mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { open } from "node:fs/promises"
@@ -99,6 +99,15 @@ interface Session {
   readonly dir: string
   readonly ended: Deferred.Deferred<void>
   shell: SessionShell | undefined
+}
+
+/** Input sent to a command, in its log as stdout (as the daemon logs it). */
+const echo = (log: string, line: string) => {
+  try {
+    appendFileSync(log, `\u0001\u0001\u0001${line}`)
+  } catch {
+    // the session was deleted meanwhile
+  }
 }
 
 const sessionNotFound = () => daemonFailure(404, "PROCESS_NOT_FOUND", "not found: session not found")
@@ -272,31 +281,29 @@ export const makeSessions = (store: Store, host: ProcessHost, launcher: Launcher
           )
         }
         const line = data.endsWith("\n") ? data : `${data}\n`
+        // The daemon's open waits for the command to read its stdin; so does this one, for a while, also when the
+        // shell has not made the pipe yet (a client on the same machine can be quicker than that).
         yield* Effect.tryPromise({
           try: async () => {
             const pipe = await open(command.input, constants.O_WRONLY | constants.O_NONBLOCK)
             try {
+              // Logged before it is written, so the echo comes before what the command answers to it.
+              if (!command.suppressInputEcho) echo(command.log, line)
               await pipe.write(line)
             } finally {
               await pipe.close()
             }
           },
-          catch: (error) =>
-            daemonFailure(
-              500,
-              "INTERNAL_SERVER_ERROR",
-              `internal server error: failed to write to input pipe: ${error}`
-            )
-        })
-        if (!command.suppressInputEcho) {
-          yield* Effect.sync(() => {
-            try {
-              appendFileSync(command.log, `\u0001\u0001\u0001${line}`)
-            } catch {
-              // the session was deleted meanwhile
-            }
-          })
-        }
+          catch: (error) => error as { readonly code?: string }
+        }).pipe(
+          Effect.retry({
+            schedule: Schedule.intersect(Schedule.spaced("20 millis"), Schedule.recurs(250)),
+            while: (error) => error.code === "ENOENT" || error.code === "ENXIO"
+          }),
+          Effect.mapError((error) =>
+            daemonFailure(500, "INTERNAL_SERVER_ERROR", `internal server error: failed to open input pipe: ${error}`)
+          )
+        )
       }),
     ended: (target, sessionId) => Effect.map(sessionOf(target, sessionId), (session) => session.ended)
   }
