@@ -56,22 +56,23 @@ export const runScript = (
   }
 ): Effect.Effect<RunResult, HttpFailure> =>
   Effect.gen(function* () {
-    if (options.cwd !== undefined && options.cwd !== "") {
-      let isDir = false
-      try {
-        isDir = statSync(target.resolve(options.cwd)).isDirectory()
-      } catch {
-        isDir = false
-      }
-      if (!isDir) return { exitCode: -1, result: `chdir ${options.cwd}: no such file or directory` }
-    }
     // A child of the sandbox's run: a stop in the middle ends the command too.
     const scope = yield* Scope.fork(target.run.scope, ExecutionStrategy.sequential)
     return yield* Effect.gen(function* () {
+      // Built first: it also makes the sandbox's standard folders (`/tmp`, the home), which the check below needs.
       const process = host.isolation.command(target.sandbox, ["bash", "-c", "exec bash 2>&1"], {
         cwd: options.cwd === undefined || options.cwd === "" ? undefined : target.absolute(options.cwd),
         env: commandEnv(target.sandbox, options.envs)
       })
+      if (options.cwd !== undefined && options.cwd !== "") {
+        let isDir = false
+        try {
+          isDir = statSync(target.resolve(options.cwd)).isDirectory()
+        } catch {
+          isDir = false
+        }
+        if (!isDir) return { exitCode: -1, result: `chdir ${options.cwd}: no such file or directory` }
+      }
       const started = yield* toCommand(process).pipe(
         Command.feed(script),
         Command.start,

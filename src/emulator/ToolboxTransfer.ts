@@ -8,9 +8,9 @@
  * @since 0.2.0
  */
 import { HttpIncomingMessage, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import type { Multipart } from "@effect/platform"
+import { Multipart } from "@effect/platform"
 import { NodeHttpServerRequest, NodeMultipart, NodeStream } from "@effect/platform-node"
-import { Effect, Option, Schema, Stream } from "effect"
+import { Chunk, Effect, Option, Schema, Stream } from "effect"
 import { closeSync, constants, createReadStream, createWriteStream, fstatSync, mkdirSync, openSync } from "node:fs"
 import type { WriteStream } from "node:fs"
 import type { Readable } from "node:stream"
@@ -39,7 +39,9 @@ const parts = (
   Stream.runForEach(request.multipartStream, each).pipe(
     Effect.as(true),
     Effect.catchAll(() => Effect.succeed(false)),
-    Effect.provideService(HttpIncomingMessage.MaxBodySize, Option.none())
+    Effect.provideService(HttpIncomingMessage.MaxBodySize, Option.none()),
+    // Every part with a file name is a file, whatever its type (by default JSON parts are read as fields).
+    Effect.provideService(Multipart.FieldMimeTypes, Chunk.empty())
   )
 
 const drain = (part: Multipart.Part) =>
