@@ -153,6 +153,14 @@ describe("Emulator toolbox sessions (real SDK)", () => {
       assert.strictEqual(plain.headers.get("content-type"), "text/plain; charset=utf-8")
       assert.strictEqual((yield* logs("0.26.0")).text, "out\nerr\n")
       assert.strictEqual((yield* logs()).text, "out\nerr\n")
+
+      // follow=true without a WebSocket: the runner streams the combined output until the command ends.
+      const started = yield* call(() =>
+        sandbox.process.executeSessionCommand("s", { command: "echo a; sleep 0.3; echo b >&2", runAsync: true })
+      )
+      const followed = yield* http(`${base}/command/${started.cmdId}/logs?follow=true`, { headers: auth })
+      assert.strictEqual(followed.text, "a\nb\n")
+      assert.strictEqual(followed.headers.get("content-type"), "application/octet-stream")
     })
   )
 })
