@@ -1,7 +1,8 @@
 /**
  * A local, loopback-only Daytona: the real `@daytonaio/sdk` talks to it unchanged
  * (`new Daytona({ apiKey, apiUrl, target, useDeprecatedPolling: true })`). It serves the API subset of the
- * sandbox lifecycle, the toolbox's process sessions (real processes in a per-sandbox folder), preview links
+ * sandbox lifecycle, the toolbox daemon's routes (files, one-off execution, sessions with one shell each, logs by SDK
+ * version and over WebSocket; real processes, isolated, in a per-sandbox folder), preview links
  * and a preview proxy, and the built-in action execution server of its default snapshot; an
  * {@link EmulatorControl} inspects it and injects faults.
  *
@@ -9,8 +10,7 @@
  * and recover answer `started` at once); action servers boot in 200 ms with no 502 burst; preview mode `proxy`;
  * action servers in-process; target `us`; auto-stop in real minutes.
  *
- * Differences from Daytona worth knowing: each session command is its own `bash -c` (no shell state is shared
- * between the commands of a session); lists are always newest first (`sort`/`order` are ignored); signed preview
+ * Differences from Daytona worth knowing: lists are always newest first (`sort`/`order` are ignored); signed preview
  * URLs always go through the emulator's proxy, also in `direct` mode; servers launched in `child` mode get the
  * boot delay, the 502 burst and the VSCode token but no injected `action.*` faults; Socket.IO events are not
  * served, so clients must poll (`useDeprecatedPolling: true`).
@@ -274,7 +274,7 @@ export const make = (
     const guard = makeGuard({ apiKey, faults, requests })
     const router = HttpRouter.concatAll(
       apiRouter({ store, preview, organizationId: randomUUID(), toolboxProxyUrl: `${baseUrl}/toolbox` }, guard),
-      toolboxRouter(sessions, guard),
+      toolboxRouter({ sessions, store, host }, guard),
       preview.router(guard)
     ).pipe(
       Effect.catchTag("RouteNotFound", () =>

@@ -31,6 +31,8 @@ export type EmulatorRoute =
   | "toolbox.logs"
   | "toolbox.command"
   | "toolbox.session"
+  | "toolbox.files"
+  | "toolbox.info"
   | "preview"
   | "action.alive"
   | "action.execute"

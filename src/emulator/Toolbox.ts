@@ -1,22 +1,22 @@
 /**
- * The toolbox daemon's process sessions. Every command is a real `bash -c` process in its own process group,
- * run in the sandbox folder with the sandbox env; everything a session starts lives in the sandbox's current
- * run, so a stop, a delete, a session delete or the end of the emulator ends the whole process group.
+ * Processes of the toolbox: commands recorded with their output and exit code, and `spawn`, which runs one command
+ * inside the sandbox (through the host's isolation) as its own process group in a scope, so closing the scope (a
+ * session delete, a stop, a delete, the end of the emulator) ends the whole group.
  *
- * (Sessions are in `Sessions.ts`; the launch of the built-in action server in `ActionLaunch.ts`.)
+ * (Sessions are in `Sessions.ts` and `SessionShell.ts`, one-off execution in `ToolboxProcess.ts`, the launch of the
+ * built-in action server in `ActionLaunch.ts`.)
  *
  * @since 0.1.0
  */
 import { Command, CommandExecutor } from "@effect/platform"
-import { Deferred, Effect, Either, ExecutionStrategy, Fiber, Option, Ref, Scope, Stream } from "effect"
+import { Deferred, Effect, Either, ExecutionStrategy, Fiber, Ref, Scope, Stream } from "effect"
 import { randomUUID } from "node:crypto"
+import { appendFileSync } from "node:fs"
 import { constants } from "node:os"
-import { HttpFailure } from "./Dto.js"
 import type { SandboxRecord } from "./Dto.js"
 import type { Isolation, SandboxFs } from "./Isolation.js"
 import { toCommand } from "./Isolation.js"
-import type { SandboxRun } from "./Runs.js"
-import type { Store } from "./Store.js"
+import { labelled } from "./SessionLogs.js"
 import { groupAlive, terminateGroup } from "./System.js"
 
 /**
@@ -42,6 +42,11 @@ export interface CommandState {
 export interface RunningCommand {
   readonly state: Ref.Ref<CommandState>
   readonly done: Deferred.Deferred<void>
+  /**
+   * The host path of the command's log file (a session command): output is appended there, each line labelled
+   * with its stream's marker, instead of being kept in memory.
+   */
+  readonly log?: string | undefined
 }
 
 /**
@@ -73,7 +78,12 @@ export const commandEnv = (
 /** Output kept per command (characters); the rest is dropped. */
 const MAX_OUTPUT = 8 * 1024 * 1024
 
-const signalExitCode = (message: string): number => {
+/**
+ * The exit code of a process ended by a signal (128 + the signal's number), from Node's error message.
+ *
+ * @since 0.2.0
+ */
+export const signalExitCode = (message: string): number => {
   const name = /signal: (\w+)/.exec(message)?.[1]
   const number = name === undefined ? undefined : (constants.signals as Record<string, number>)[name]
   return number === undefined ? -1 : 128 + number
@@ -84,33 +94,48 @@ const signalExitCode = (message: string): number => {
  *
  * @since 0.1.0
  */
-export const newCommand = (command: string): Effect.Effect<RunningCommand> =>
-  Effect.all({
-    state: Ref.make<CommandState>({
-      id: randomUUID(),
-      command,
-      output: "",
-      stdout: "",
-      stderr: "",
-      exitCode: undefined
+export const newCommand = (
+  command: string,
+  options: { readonly id?: string; readonly log?: string } = {}
+): Effect.Effect<RunningCommand> =>
+  Effect.map(
+    Effect.all({
+      state: Ref.make<CommandState>({
+        id: options.id ?? randomUUID(),
+        command,
+        output: "",
+        stdout: "",
+        stderr: "",
+        exitCode: undefined
+      }),
+      done: Deferred.make<void>()
     }),
-    done: Deferred.make<void>()
-  })
+    (made) => (options.log === undefined ? made : { ...made, log: options.log })
+  )
 
 /**
- * Appends output to a command (`output` interleaves both streams in arrival order).
+ * Appends output to a command: to its log file when it has one, else to memory (`output` interleaves both streams
+ * in arrival order).
  *
  * @since 0.1.0
  */
 export const appendOutput = (command: RunningCommand, stream: "stdout" | "stderr", text: string) =>
-  Ref.update(command.state, (state) => {
-    if (state.output.length >= MAX_OUTPUT) return state
-    const kept =
-      state.output.length + text.length > MAX_OUTPUT
-        ? `${text.slice(0, MAX_OUTPUT - state.output.length)}\n[output truncated]\n`
-        : text
-    return { ...state, output: state.output + kept, [stream]: state[stream] + kept }
-  })
+  command.log !== undefined
+    ? Effect.sync(() => {
+        try {
+          appendFileSync(command.log!, labelled(stream, text))
+        } catch {
+          // the session's folder is gone (deleted meanwhile)
+        }
+      })
+    : Ref.update(command.state, (state) => {
+        if (state.output.length >= MAX_OUTPUT) return state
+        const kept =
+          state.output.length + text.length > MAX_OUTPUT
+            ? `${text.slice(0, MAX_OUTPUT - state.output.length)}\n[output truncated]\n`
+            : text
+        return { ...state, output: state.output + kept, [stream]: state[stream] + kept }
+      })
 
 /**
  * Marks a command finished (the first exit code wins).
@@ -193,75 +218,6 @@ export const spawn = (
       yield* finish(command, Either.isRight(exit) ? exit.right : signalExitCode(exit.left.message))
     }).pipe(Effect.interruptible, Effect.forkIn(scope))
   }).pipe(Effect.uninterruptible)
-
-/**
- * The toolbox's view of a sandbox: its current run, or the daemon's error when it has none.
- *
- * @since 0.1.0
- */
-export const requireRun = (store: Store, sandboxId: string): Effect.Effect<SandboxRun, HttpFailure> =>
-  Effect.gen(function* () {
-    const record = yield* store
-      .get(sandboxId)
-      .pipe(
-        Effect.mapError(
-          () => new HttpFailure({ status: 404, detail: `sandbox ${sandboxId} not found`, code: "NOT_FOUND" })
-        )
-      )
-    const run = yield* store.run(record.id)
-    if (Option.isNone(run)) {
-      return yield* new HttpFailure({
-        status: 409,
-        detail: `sandbox ${record.id} is not running (state: ${record.state}): start it first`,
-        code: "CONFLICT"
-      })
-    }
-    yield* store.touch(record.id)
-    return run.value
-  })
-
-/**
- * Runs one command outside any session (`POST /process/execute`): waits for it (at most `timeout` seconds), then
- * ends whatever it left behind.
- *
- * @since 0.1.0
- */
-export const executeOnce = (
-  host: ProcessHost,
-  run: SandboxRun,
-  request: {
-    readonly command: string
-    readonly cwd?: string | undefined
-    readonly envs?: Readonly<Record<string, string>> | undefined
-    readonly timeout?: number | undefined
-  }
-): Effect.Effect<{ readonly result: string; readonly exitCode: number }, HttpFailure> =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      // A child of the run, so a stop in the middle ends the command too.
-      const scope = yield* Effect.acquireRelease(Scope.fork(run.scope, ExecutionStrategy.sequential), (child, exit) =>
-        Scope.close(child, exit)
-      )
-      const command = yield* newCommand(request.command)
-      yield* spawn(
-        host,
-        scope,
-        { sandbox: run.sandbox, script: request.command, cwd: request.cwd, env: commandEnv(run.sandbox, request.envs) },
-        command
-      )
-      const seconds = request.timeout !== undefined && request.timeout > 0 ? request.timeout : 360
-      const finished = yield* Deferred.await(command.done).pipe(Effect.timeoutOption(`${seconds} seconds`))
-      if (Option.isNone(finished)) {
-        return yield* new HttpFailure({
-          status: 408,
-          detail: `command timed out after ${seconds} seconds`,
-          code: "PROCESS_EXECUTION_TIMEOUT"
-        })
-      }
-      const state = yield* Ref.get(command.state)
-      return { result: state.output, exitCode: state.exitCode ?? -1 }
-    })
-  )
 
 /**
  * How many of the emulator's process groups still have a live member.

@@ -1,11 +1,14 @@
 import type { Sandbox } from "@daytonaio/sdk"
-import { DaytonaConflictError, DaytonaProcessNotFoundError } from "@daytonaio/sdk"
+import { DaytonaConflictError, DaytonaProcessNotFoundError, DaytonaValidationError } from "@daytonaio/sdk"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Emulator from "../../src/emulator/Emulator.js"
 import { alive, call, hostPid, rejection, sdk, waitUntil } from "./support.js"
 
-/** Starts an async command that ends up running `argv` (unique to the test); returns that process's host pid. */
+/**
+ * Starts a background job (its output redirected, so the command itself ends at once, as on Daytona) that runs
+ * `argv` (unique to the test); returns that process's host pid.
+ */
 const pidOf = (sandbox: Sandbox, session: string, command: string, argv: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     yield* call(() => sandbox.process.executeSessionCommand(session, { command, runAsync: true }))
@@ -16,7 +19,7 @@ const pidOf = (sandbox: Sandbox, session: string, command: string, argv: Readonl
   })
 
 describe("Emulator toolbox (real SDK)", () => {
-  it.scopedLive("session commands are real processes with the sandbox env; sync and async; logs as JSON", () =>
+  it.scopedLive("session commands run in the sandbox with its env; sync and async; logs split by stream", () =>
     Effect.gen(function* () {
       const control = yield* Emulator.make()
       const daytona = yield* sdk(control)
@@ -25,18 +28,22 @@ describe("Emulator toolbox (real SDK)", () => {
 
       const sync = yield* call(() =>
         sandbox.process.executeSessionCommand("s", {
-          command: 'echo "$GREETING from $(pwd)"; [ "$HOME" = "$(pwd)" ] && echo home; echo oops >&2; exit 7'
+          command: 'echo "$GREETING from $(pwd)"; [ "$HOME" = "$(pwd)" ] && echo home; echo oops >&2; (exit 7)'
         })
       )
       assert.strictEqual(sync.exitCode, 7)
       assert.strictEqual(sync.stdout, "hi from /home/daytona\nhome\n")
       assert.strictEqual(sync.stderr, "oops\n")
-      assert.include(sync.output ?? "", "oops")
+      // The daemon's `output` is the raw log: each line behind its stream's marker.
+      assert.strictEqual(
+        sync.output,
+        "\u0001\u0001\u0001hi from /home/daytona\n\u0001\u0001\u0001home\n\u0002\u0002\u0002oops\n"
+      )
 
       const started = yield* call(() =>
         sandbox.process.executeSessionCommand("s", { command: "sleep 0.3; echo later", runAsync: true })
       )
-      assert.isUndefined(started.exitCode)
+      assert.isNull(started.exitCode)
       const running = yield* call(() => sandbox.process.getSessionCommand("s", started.cmdId!))
       assert.isUndefined(running.exitCode)
       const done = yield* waitUntil(
@@ -46,7 +53,7 @@ describe("Emulator toolbox (real SDK)", () => {
       assert.strictEqual(done.exitCode, 0)
       assert.strictEqual(done.command, "sleep 0.3; echo later")
       const logs = yield* call(() => sandbox.process.getSessionCommandLogs("s", started.cmdId!))
-      assert.deepStrictEqual(logs, { output: "later\n", stdout: "later\n", stderr: "" })
+      assert.deepStrictEqual(logs, { output: "\u0001\u0001\u0001later\n", stdout: "later\n", stderr: "" })
 
       const session = yield* call(() => sandbox.process.getSession("s"))
       assert.strictEqual(session.commands?.length, 2)
@@ -72,18 +79,19 @@ describe("Emulator toolbox (real SDK)", () => {
       yield* call(() => one.process.createSession("b"))
       yield* call(() => two.process.createSession("c"))
 
-      const inSession = yield* pidOf(one, "a", "exec sleep 30.1", ["sleep", "30.1"])
-      const background = yield* pidOf(one, "b", "exec sleep 30.2", ["sleep", "30.2"])
-      // Ignores SIGTERM: ended by SIGKILL after the grace period.
+      const inSession = yield* pidOf(one, "a", "sleep 30.1 >/dev/null 2>&1 &", ["sleep", "30.1"])
+      const background = yield* pidOf(one, "b", "nohup sleep 30.2 >/dev/null 2>&1 &", ["sleep", "30.2"])
+      // Ignores SIGTERM, in a session of its own: ended with the sandbox's processes all the same.
       const stubborn = yield* pidOf(
         one,
         "b",
-        "exec bash -c 'trap \"\" TERM; while true; do sleep 0.05; done' stubborn",
+        "setsid bash -c 'trap \"\" TERM; while true; do sleep 0.05; done' stubborn >/dev/null 2>&1 &",
         ["bash", "-c", 'trap "" TERM; while true; do sleep 0.05; done', "stubborn"]
       )
-      const inOther = yield* pidOf(two, "c", "exec sleep 30.3", ["sleep", "30.3"])
+      const inOther = yield* pidOf(two, "c", "sleep 30.3 >/dev/null 2>&1 &", ["sleep", "30.3"])
       assert.isTrue([inSession, background, stubborn, inOther].every(alive))
-      assert.isAtLeast(yield* control.liveProcesses, 4)
+      // One process group per session: its shell, with everything it started.
+      assert.strictEqual(yield* control.liveProcesses, 3)
 
       yield* call(() => one.process.deleteSession("a"))
       assert.isFalse(alive(inSession))
@@ -109,25 +117,25 @@ describe("Emulator toolbox (real SDK)", () => {
           const daytona = yield* sdk(control)
           const sandbox = yield* call(() => daytona.create())
           yield* call(() => sandbox.process.createSession("s"))
-          return yield* pidOf(sandbox, "s", "exec sleep 30.4", ["sleep", "30.4"])
+          return yield* pidOf(sandbox, "s", "sleep 30.4 >/dev/null 2>&1 &", ["sleep", "30.4"])
         })
       )
       assert.isFalse(alive(pid))
     })
   )
 
-  it.scopedLive("a stopped sandbox's toolbox answers 409 like the daemon; a restart has no sessions", () =>
+  it.scopedLive("a stopped sandbox's toolbox answers the runner's 400; a restart has no sessions", () =>
     Effect.gen(function* () {
       const control = yield* Emulator.make()
       const daytona = yield* sdk(control)
       const sandbox = yield* call(() => daytona.create())
       yield* call(() => sandbox.process.createSession("s"))
       yield* call(() => sandbox.stop())
-      const refused = (yield* rejection(() => sandbox.process.createSession("t"))) as DaytonaConflictError
-      assert.instanceOf(refused, DaytonaConflictError)
-      assert.strictEqual(refused.statusCode, 409)
-      assert.strictEqual(refused.source, "DAYTONA_DAEMON")
-      assert.include(refused.message, "not running")
+      const refused = (yield* rejection(() => sandbox.process.createSession("t"))) as DaytonaValidationError
+      assert.instanceOf(refused, DaytonaValidationError)
+      assert.strictEqual(refused.statusCode, 400)
+      assert.strictEqual(refused.message, "bad request: no IP address found. Is the Sandbox started?")
+      assert.strictEqual(refused.code, "BAD_REQUEST")
 
       yield* call(() => sandbox.start())
       assert.instanceOf(yield* rejection(() => sandbox.process.getSession("s")), DaytonaProcessNotFoundError)
