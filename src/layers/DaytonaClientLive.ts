@@ -86,6 +86,12 @@ export const toRecord = (sandbox: Sdk.Sandbox): Sandbox =>
       : {})
   })
 
+/**
+ * A session command's combined output without the daemon's stream markers (`\x01\x01\x01` before stdout,
+ * `\x02\x02\x02` before stderr), which its raw `output` carries.
+ */
+const withoutStreamMarkers = (output: string): string => output.replace(/\u0001\u0001\u0001|\u0002\u0002\u0002/g, "")
+
 const seconds = (duration: Duration.Duration): number => Duration.toMillis(duration) / 1000
 
 /**
@@ -372,7 +378,7 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
         return {
           cmdId: result.cmdId,
           exitCode: Option.fromNullable(result.exitCode),
-          output: result.output ?? ""
+          output: withoutStreamMarkers(result.output ?? "")
         }
       })
     },
@@ -380,7 +386,7 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
     sessionCommandLogs: (id, sessionId, cmdId) =>
       call("sessionCommandLogs", id, Timeouts.request, async () => {
         const logs = await (await sandboxFor(id)).process.getSessionCommandLogs(sessionId, cmdId)
-        return { output: logs.output ?? "", stdout: logs.stdout ?? "", stderr: logs.stderr ?? "" }
+        return { output: withoutStreamMarkers(logs.output ?? ""), stdout: logs.stdout ?? "", stderr: logs.stderr ?? "" }
       })
   })
 })
