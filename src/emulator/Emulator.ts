@@ -115,6 +115,12 @@ export interface EmulatorOptions {
   readonly snapshots?: ReadonlyArray<string> | undefined
   /** `host:port` of the SSH gateway, shown in the `sshCommand` of an SSH access; default `127.0.0.1:2222`. */
   readonly sshGatewayUrl?: string | undefined
+  /**
+   * How long create, start and recover wait for `started` before answering with the sandbox as it is (Daytona's
+   * controller: 30 s, the default). A shorter wait simulates a start slower than Daytona's: the client then gets
+   * `creating`/`starting` and waits itself.
+   */
+  readonly startWait?: Duration.DurationInput | undefined
 }
 
 /**
@@ -282,7 +288,8 @@ export const make = (
       dataDir,
       latencies: { ...defaultLatencies, ...options.latencies },
       defaultTarget: options.target ?? "us",
-      autoStopTimeScale: scale
+      autoStopTimeScale: scale,
+      startWait: options.startWait
     }).pipe(Effect.provide(context))
     const organizationId = randomUUID()
     const toolboxProxyUrl = `${baseUrl}/toolbox`

@@ -83,6 +83,8 @@ export interface StoreOptions {
   readonly defaultTarget: string
   /** 1 = real minutes for the interval jobs; 0.001 makes one minute 60 ms. */
   readonly autoStopTimeScale: number
+  /** How long create, start and recover wait for `started` before answering (Daytona: 30 s). */
+  readonly startWait?: Duration.DurationInput | undefined
 }
 
 /**
@@ -337,7 +339,7 @@ export const makeStore = (options: StoreOptions): Effect.Effect<Store, never, Sc
           return Option.getOrElse(Option.fromNullable(records.get(id)), () => record)
         }
         yield* lifecycle.startCreated(id)
-        return yield* awaitStarted(id, "30 seconds")
+        return yield* awaitStarted(id, options.startWait ?? "30 seconds")
       })
 
     const touch = (id: string) =>

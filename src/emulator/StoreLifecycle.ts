@@ -159,7 +159,7 @@ export const makeLifecycle = (core: Core): Lifecycle => {
       yield* transition(record.id, restoring ? "restoring" : "starting", "started", delay)
       // The API answers an archived sandbox at once (it restores in the background); otherwise it waits.
       if (["archived", "restoring", "started"].includes(reply.state)) return reply
-      return yield* core.awaitStarted(record.id, "30 seconds")
+      return yield* core.awaitStarted(record.id, core.options.startWait ?? "30 seconds")
     })
 
   const start = (idOrName: string) =>
