@@ -11,37 +11,22 @@
 import { FileSystem } from "@effect/platform"
 import { Clock, Deferred, Duration, Effect, Exit, FiberMap, Option, Redacted, Ref } from "effect"
 import type { Scope } from "effect"
-import { randomBytes, randomUUID } from "node:crypto"
+import { randomBytes } from "node:crypto"
 import * as NodePath from "node:path"
-import { HttpFailure, newRecord } from "./Dto.js"
+import { HttpFailure } from "./Dto.js"
 import type { CreateInput, Latencies, SandboxRecord } from "./Dto.js"
 import { makeRuns } from "./Runs.js"
-import type { Runs, SandboxRun } from "./Runs.js"
+import type { SandboxRun } from "./Runs.js"
 import { makeSshAccess } from "./SshAccess.js"
 import type { SshAccess } from "./SshAccess.js"
+import { freshRecord, isErrored, registerCore } from "./StoreCore.js"
+import type { Core, StoreEvent, StoreOptions } from "./StoreCore.js"
 import { makeLifecycle } from "./StoreLifecycle.js"
 import type { Lifecycle } from "./StoreLifecycle.js"
 import { allocateLoopbackPort } from "./System.js"
 
-/**
- * A change the API announces (as `sandbox.created`, `sandbox.state.updated`, `sandbox.desired-state.updated`).
- *
- * @since 0.1.0
- */
-export type StoreEvent =
-  | { readonly _tag: "Created"; readonly record: SandboxRecord }
-  | {
-      readonly _tag: "StateUpdated"
-      readonly record: SandboxRecord
-      readonly oldState: string
-      readonly newState: string
-    }
-  | {
-      readonly _tag: "DesiredStateUpdated"
-      readonly record: SandboxRecord
-      readonly oldDesiredState: string
-      readonly newDesiredState: string
-    }
+export { coreOf, freshRecord, isErrored, isPending } from "./StoreCore.js"
+export type { Core, StoreEvent, StoreOptions } from "./StoreCore.js"
 
 /**
  * The sandbox store.
@@ -70,79 +55,6 @@ export interface Store extends Lifecycle, SshAccess {
   readonly subscribe: (listener: (event: StoreEvent) => void) => () => void
   readonly setLatencies: (latencies: Partial<Latencies>) => Effect.Effect<void>
 }
-
-/**
- * What the store is made with.
- *
- * @since 0.1.0
- */
-export interface StoreOptions {
-  /** Sandbox folders are created under `<dataDir>/sandboxes/`. */
-  readonly dataDir: string
-  readonly latencies: Latencies
-  readonly defaultTarget: string
-  /** 1 = real minutes for the interval jobs; 0.001 makes one minute 60 ms. */
-  readonly autoStopTimeScale: number
-  /** How long create, start and recover wait for `started` before answering (Daytona: 30 s). */
-  readonly startWait?: Duration.DurationInput | undefined
-}
-
-/**
- * The internals shared by the lifecycle, the jobs and the warm pools. Records are kept in a plain mutable map:
- * every change is one synchronous step, so no interleaving can split it, and no change copies the map.
- *
- * @since 0.1.0
- */
-export interface Core {
-  readonly options: StoreOptions
-  readonly records: Map<string, SandboxRecord>
-  readonly runs: Runs
-  readonly now: Effect.Effect<Date>
-  /** The organization's sandbox by id or name (warm-pool members and destroyed ones are not). */
-  readonly lookup: (idOrName: string) => Option.Option<SandboxRecord>
-  readonly find: (idOrName: string) => Effect.Effect<SandboxRecord, HttpFailure>
-  /** Applies a change and announces it; entering `started` opens a run (closing it is the caller's job). */
-  readonly change: (
-    id: string,
-    f: (record: SandboxRecord, at: Date) => SandboxRecord
-  ) => Effect.Effect<Option.Option<SandboxRecord>>
-  readonly enter: (id: string, state: string) => Effect.Effect<Option.Option<SandboxRecord>>
-  /** Inserts a record (the name must be free among the organization's sandboxes). */
-  readonly insert: (record: SandboxRecord) => Effect.Effect<void, HttpFailure>
-  readonly nameTaken: (name: string, except?: string) => boolean
-  /** Removes a sandbox for good: ends its run, deletes its folder, announces `destroyed`. */
-  readonly destroyNow: (id: string) => Effect.Effect<void>
-  /** Runs `then` after `delay`, replacing any pending transition of the sandbox. */
-  readonly schedule: (id: string, delay: Duration.DurationInput, then: Effect.Effect<unknown>) => Effect.Effect<void>
-  readonly cancelTransition: (id: string) => Effect.Effect<void>
-  readonly latency: (key: keyof Latencies) => Effect.Effect<Duration.Duration>
-  /** Waits (at most `limit`) until the sandbox is started; an error state fails as the API's create does. */
-  readonly awaitStarted: (id: string, limit: Duration.DurationInput) => Effect.Effect<SandboxRecord, HttpFailure>
-  readonly newToken: () => Redacted.Redacted<string>
-  /** Creates the sandbox's host folder and returns it. */
-  readonly prepareDir: (id: string) => Effect.Effect<string, HttpFailure>
-  /** Announces an event the store did not derive from a change (a warm-pool claim is a `started` update). */
-  readonly announce: (event: StoreEvent) => void
-}
-
-/** States in which a sandbox is never `pending` (Daytona's `enforceInvariants`). */
-const ERRORED = new Set(["error", "build_failed"])
-
-/**
- * Whether a state change is in progress (Daytona's `pending` flag): the state is not the desired one, except in
- * an error state or on the way to `archived`.
- *
- * @since 0.1.0
- */
-export const isPending = (record: SandboxRecord): boolean =>
-  !ERRORED.has(record.state) && record.desiredState !== "archived" && record.state !== record.desiredState
-
-/**
- * Whether the sandbox is in an error state.
- *
- * @since 0.1.0
- */
-export const isErrored = (record: SandboxRecord): boolean => ERRORED.has(record.state)
 
 const notFound = (idOrName: string) =>
   new HttpFailure({ status: 404, detail: `Sandbox with ID or name ${idOrName} not found` })
@@ -183,7 +95,7 @@ export const makeStore = (options: StoreOptions): Effect.Effect<Store, never, Sc
     const visible = (record: SandboxRecord) =>
       record.warmPoolId === undefined &&
       record.state !== "destroyed" &&
-      !(ERRORED.has(record.state) && record.desiredState === "destroyed")
+      !(isErrored(record) && record.desiredState === "destroyed")
     const lookup = (idOrName: string): Option.Option<SandboxRecord> => {
       const byId = records.get(idOrName)
       if (byId !== undefined && visible(byId)) return Option.some(byId)
@@ -265,7 +177,7 @@ export const makeStore = (options: StoreOptions): Effect.Effect<Store, never, Sc
         const settle = (record: SandboxRecord) => {
           if (record.state === "started" || record.state === "destroyed") {
             Deferred.unsafeDone(done, Exit.succeed(record))
-          } else if (ERRORED.has(record.state)) {
+          } else if (isErrored(record)) {
             Deferred.unsafeDone(
               done,
               Exit.fail(new HttpFailure({ status: 400, detail: `Sandbox failed to start: ${record.errorReason}` }))
@@ -412,44 +324,6 @@ export const makeStore = (options: StoreOptions): Effect.Effect<Store, never, Sc
       },
       setLatencies: (patch) => Ref.update(latencies, (current) => ({ ...current, ...patch }))
     }
-    storeCores.set(store, core)
+    registerCore(store, core)
     return store
   })
-
-const storeCores = new WeakMap<Store, Core>()
-
-/**
- * The internals of a store, for the modules that extend it (jobs, warm pools).
- *
- * @since 0.1.0
- */
-export const coreOf = (store: Store): Core => {
-  const core = storeCores.get(store)
-  if (core === undefined) throw new Error("not a store made by makeStore")
-  return core
-}
-
-/**
- * A fresh record for a create, with its host folder made (the warm pools insert their own members with it).
- *
- * @since 0.1.0
- */
-export const freshRecord = (
-  core: Core,
-  input: CreateInput,
-  at: Date,
-  extra: Partial<SandboxRecord> = {}
-): Effect.Effect<SandboxRecord, HttpFailure> => {
-  const id = randomUUID()
-  return Effect.map(core.prepareDir(id), (dir) => ({
-    ...newRecord(input, {
-      id,
-      name: input.name ?? id,
-      dir,
-      at,
-      target: core.options.defaultTarget,
-      token: core.newToken()
-    }),
-    ...extra
-  }))
-}

@@ -10,8 +10,8 @@
 import { Duration, Effect, Option } from "effect"
 import { HttpFailure } from "./Dto.js"
 import type { HoldState, SandboxRecord } from "./Dto.js"
-import { isErrored, isPending } from "./Store.js"
-import type { Core } from "./Store.js"
+import { isErrored, isPending } from "./StoreCore.js"
+import type { Core } from "./StoreCore.js"
 
 /**
  * The lifecycle part of the store.

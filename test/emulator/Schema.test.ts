@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Ajv } from "ajv"
 import { Effect, Redacted } from "effect"
 import { readFileSync } from "node:fs"
+import { io } from "socket.io-client"
 import * as Emulator from "../../src/emulator/Emulator.js"
 import { http, waitUntil } from "./support.js"
 
@@ -204,6 +205,40 @@ describe("Emulator responses match Daytona's published schemas", () => {
       for (const bad of ["/sandbox?states=nope", "/sandbox?cursor=%25", "/snapshots/nope", "/warm-pools/x"]) {
         const answer = yield* send(bad, bad.startsWith("/warm-pools") ? { method: "DELETE" } : {})
         assert.isTrue(ajv.validate(nestError, answer.body), `${bad}: ${ajv.errorsText()}`)
+      }
+    })
+  )
+
+  it.scopedLive("the Socket.IO events carry full Sandbox DTOs", () =>
+    Effect.gen(function* () {
+      const control = yield* Emulator.make({ latencies: { create: 0 } })
+      const socket = yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          io(new URL(control.apiUrl).origin, {
+            path: "/api/socket.io/",
+            transports: ["websocket"],
+            auth: { token: Redacted.value(control.apiKey) },
+            reconnection: false
+          })
+        ),
+        (s) => Effect.sync(() => s.disconnect())
+      )
+      yield* Effect.async<void>((resume) => {
+        socket.on("connect", () => resume(Effect.void))
+      })
+      const events: Array<{ readonly name: string; readonly data: any }> = []
+      socket.onAny((name: string, data: unknown) => events.push({ name, data }))
+      yield* http(`${control.apiUrl}/sandbox`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${Redacted.value(control.apiKey)}`, "Content-Type": "application/json" },
+        body: "{}"
+      })
+      yield* waitUntil(
+        Effect.sync(() => events.length),
+        (n) => n >= 2
+      )
+      for (const event of events) {
+        check("api#/components/schemas/Sandbox", event.name === "sandbox.created" ? event.data : event.data.sandbox)
       }
     })
   )
