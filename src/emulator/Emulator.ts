@@ -86,14 +86,20 @@ export interface EmulatorOptions {
   readonly port?: number | undefined
   /** Default: a random `emu_` + 32 hex digits. */
   readonly apiKey?: string | undefined
-  /** `proxy` (default): preview URLs go through the emulator; `direct`: straight at the server's host port. */
+  /**
+   * `proxy` (default): each preview (sandbox, port) is its own origin `http://127.0.0.1:P`, an emulator listener
+   * with Daytona's proxy auth; `direct`: straight at the server's host port.
+   */
   readonly previewMode?: "direct" | "proxy" | undefined
   /** `in-process` (default) or `child` (a real `node ActionServerMain.js` process; needs `npm run build`). */
   readonly actionServerMode?: "in-process" | "child" | undefined
   readonly latencies?: Partial<Latencies> | undefined
   /** Default: boot delay 200 ms, no 502 burst, a random VSCode token. */
   readonly actionServer?: Partial<ActionServerBehaviour> | undefined
-  /** 1 (default) = real minutes for auto-stop; 0.001 makes 60 minutes about 3.6 s. */
+  /**
+   * 1 (default) = real minutes for auto-stop, auto-archive and auto-delete (the job loop ticks every 10 s scaled the
+   * same way); 0.001 makes 60 minutes about 3.6 s.
+   */
   readonly autoStopTimeScale?: number | undefined
   /** Default: a fresh temporary folder, removed when the emulator stops. */
   readonly dataDir?: string | undefined
@@ -219,8 +225,8 @@ const actionServerMain = (): Option.Option<string> => {
 const platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layer)
 
 /**
- * Starts an emulator on 127.0.0.1. Closing the scope ends every sandbox process, action server, the HTTP server
- * and (unless `dataDir` was given) the data folder.
+ * Starts an emulator on 127.0.0.1. Closing the scope ends every sandbox process, action server, Socket.IO client,
+ * preview listener, the HTTP server and (unless `dataDir` was given) the data folder.
  *
  * @since 0.1.0
  */
