@@ -135,6 +135,26 @@ export const daemonErrorBody = (
   timestamp: new Date().toISOString()
 })
 
+/**
+ * The body of an error of Daytona's proxy and runner (common-go's `ErrorResponse`), for the preview surface.
+ *
+ * @since 0.1.0
+ */
+export const proxyErrorBody = (
+  status: number,
+  detail: string | ReadonlyArray<string>,
+  path: string,
+  method: string,
+  code?: string
+) => ({
+  statusCode: status,
+  message: typeof detail === "string" ? detail : detail.join(", "),
+  code: code ?? reasonPhrase(status).toUpperCase().replace(/ /g, "_"),
+  timestamp: new Date().toISOString(),
+  path,
+  method
+})
+
 /** Fields shared by `Sandbox` and `SandboxListItem`. */
 const common = (record: SandboxRecord, organizationId: string, toolboxProxyUrl: string) => ({
   id: record.id,

@@ -8,7 +8,7 @@ import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Duration, Effect, Option, ParseResult, Ref, Schema, Stream } from "effect"
 import { timingSafeEqual } from "node:crypto"
-import { apiErrorBody, daemonErrorBody, HttpFailure, reasonPhrase } from "./Dto.js"
+import { apiErrorBody, daemonErrorBody, HttpFailure, proxyErrorBody, reasonPhrase } from "./Dto.js"
 import { Fault } from "./Faults.js"
 import type { EmulatorRoute, FaultQueue } from "./Faults.js"
 import { THROTTLED_MESSAGE, throttledHeaders } from "./RateLimits.js"
@@ -128,7 +128,9 @@ export const render = (surface: Surface, failure: HttpFailure, method: string, p
   json(
     surface === "toolbox"
       ? daemonErrorBody(failure.status, failure.detail, path, method, failure.code)
-      : apiErrorBody(failure.status, failure.detail, path),
+      : surface === "preview"
+        ? proxyErrorBody(failure.status, failure.detail, path, method, failure.code)
+        : apiErrorBody(failure.status, failure.detail, path),
     failure.status,
     failure.headers
   )

@@ -2,8 +2,9 @@
  * Preview links and the preview proxy. In `proxy` mode (the default) the preview URL of (sandbox, port) is the
  * root of its own origin, as Daytona's host-per-preview gives (see `PreviewOrigins.ts`); so is every signed
  * preview URL. The proxy authenticates as Daytona's does (`PreviewAuth.ts`: 307 to the login page when nothing
- * works), streams the request to the server behind the sandbox port, answers 502 while nothing listens there
- * (503 when the sandbox is not running), and counts every request — and every open connection — as activity.
+ * works), streams the request to the server behind the sandbox port, answers a bare 502 while nothing listens
+ * there or the sandbox is starting (400 "…Is the Sandbox started?" when it is not running, as Daytona's runner
+ * does), and counts every request — and every open connection — as activity.
  * In `direct` mode the preview URL points straight at the sandbox port's host port.
  *
  * @since 0.1.0
@@ -136,9 +137,14 @@ export const makePreview = (options: PreviewOptions): Effect.Effect<Preview, nev
         const counts = request.headers[SKIP_ACTIVITY_HEADER] !== "true"
         if (counts) yield* store.touch(record.id)
         if (record.state !== "started") {
-          return yield* TRANSITIONAL.has(record.state)
-            ? new HttpFailure({ status: 502, detail: `Sandbox ${record.id} is ${record.state}: try again shortly` })
-            : new HttpFailure({ status: 503, detail: `Sandbox ${record.id} is not running (state: ${record.state})` })
+          // Daytona's runner: a starting container is not reachable yet (502); a stopped one has no IP (400).
+          if (TRANSITIONAL.has(record.state)) return HttpServerResponse.empty({ status: 502 })
+          return yield* new HttpFailure({
+            status: 400,
+            detail:
+              "bad request: failed to resolve container IP after 3 attempts: no IP address found. Is the Sandbox started?",
+            code: "BAD_REQUEST"
+          })
         }
         const hostPort = yield* store.hostPort(record.id, port)
         const headers = forwardable(request.headers, new Set([...drop, TOKEN_HEADER, SKIP_ACTIVITY_HEADER]))
@@ -159,20 +165,21 @@ export const makePreview = (options: PreviewOptions): Effect.Effect<Preview, nev
         }
         if (counts) opened(record.id, 1)
         const done = Effect.sync(() => counts && opened(record.id, -1))
-        const response = yield* client.execute(outgoing).pipe(
-          Effect.mapError(
-            (error: HttpClientError.HttpClientError) =>
-              new HttpFailure({
-                status: 502,
-                detail: `Bad Gateway: nothing answered on port ${port} of sandbox ${record.id} (${error.message})`
-              })
+        // Nothing listening on the port: the daemon's reverse proxy aborts with a bare 502 (no body).
+        return yield* client.execute(outgoing).pipe(
+          Effect.map((response) =>
+            HttpServerResponse.stream(Stream.ensuring(response.stream, done), {
+              status: response.status,
+              headers: forwardable(response.headers, new Set())
+            })
           ),
-          Effect.tapError(() => done)
+          Effect.catchAll((error: HttpClientError.HttpClientError) =>
+            Effect.as(
+              Effect.zipRight(done, Effect.logDebug(`preview ${record.id}:${port}: ${error.message}`)),
+              HttpServerResponse.empty({ status: 502 })
+            )
+          )
         )
-        return HttpServerResponse.stream(Stream.ensuring(response.stream, done), {
-          status: response.status,
-          headers: forwardable(response.headers, new Set())
-        })
       })
 
     const login = (sandboxIdOrToken: string) =>

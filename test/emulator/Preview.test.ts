@@ -49,7 +49,8 @@ describe("Emulator action server and preview", () => {
 
         const early = yield* http(alive, { headers: headers(link.token) })
         assert.strictEqual(early.status, 502)
-        assert.strictEqual(JSON.parse(early.text).statusCode, 502)
+        // Nothing listens yet: the daemon's reverse proxy answers a bare 502.
+        assert.strictEqual(early.text, "")
         const denied = yield* http(alive, { headers: headers(), redirect: "manual" })
         assert.strictEqual(denied.status, 307)
         const ready = yield* waitUntil(http(alive, { headers: headers(link.token) }), (r) => r.status === 200)
@@ -80,7 +81,11 @@ describe("Emulator action server and preview", () => {
 
         yield* call(() => sandbox.stop())
         assert.strictEqual(yield* control.liveProcesses, 0)
-        assert.strictEqual((yield* http(alive, { headers: headers(link.token) })).status, 503)
+        // A stopped sandbox has no IP: Daytona's runner answers 400 in common-go's ErrorResponse.
+        const stopped = yield* http(alive, { headers: headers(link.token) })
+        assert.strictEqual(stopped.status, 400)
+        assert.match(JSON.parse(stopped.text).message, /no IP address found\. Is the Sandbox started\?$/)
+        assert.strictEqual(JSON.parse(stopped.text).code, "BAD_REQUEST")
         yield* call(() => sandbox.start())
         assert.strictEqual((yield* http(alive, { headers: headers(link.token), redirect: "manual" })).status, 307)
         const fresh = yield* call(() => sandbox.getPreviewLink(4444))
