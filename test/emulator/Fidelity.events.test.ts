@@ -38,9 +38,9 @@ describe("Emulator Socket.IO events (SDK 0.218 default mode)", () => {
       assert.isBelow(yield* gets(control, sandbox.id), 3)
       assert.isBelow(stop.millis, 1000)
 
-      // A held start: the wait ends on the event at 1.5 s, before the SDK's poll at 2 s.
+      // A held start: the wait ends on the event at 1.2 s, before the SDK's poll at 2 s.
       yield* call(() => sandbox.start())
-      yield* control.holdState(sandbox.id, "starting", "1500 millis")
+      yield* control.holdState(sandbox.id, "starting", "1200 millis")
       yield* call(() => sandbox.refreshData())
       yield* control.resetRequests
       yield* call(() => sandbox.waitUntilStarted(10))
