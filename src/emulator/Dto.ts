@@ -282,7 +282,7 @@ export interface ActionServerBehaviour {
 }
 
 /**
- * A new sandbox record (state `creating`) from a create request, with the API's defaults.
+ * A new sandbox record (state `unknown`) from a create request, with the API's defaults.
  *
  * @since 0.1.0
  */
@@ -312,7 +312,8 @@ export const newRecord = (
   autoStopInterval: input.autoStopInterval ?? 15,
   autoArchiveInterval: input.autoArchiveInterval ?? 10080,
   autoDeleteInterval: input.autoDeleteInterval ?? -1,
-  state: "creating",
+  // Daytona inserts a sandbox in `unknown`; its manager then moves it to `creating`.
+  state: "unknown",
   desiredState: "started",
   errorReason: undefined,
   recoverable: false,

@@ -88,7 +88,7 @@ const HOP_BY_HOP = new Set([
   "upgrade",
   "host"
 ])
-const TRANSITIONAL = new Set(["creating", "starting", "restoring", "resuming", "pulling_snapshot"])
+const TRANSITIONAL = new Set(["unknown", "creating", "starting", "restoring", "resuming", "pulling_snapshot"])
 
 const forwardable = (
   headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>,

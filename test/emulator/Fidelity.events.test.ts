@@ -100,10 +100,12 @@ describe("Emulator Socket.IO events (SDK 0.218 default mode)", () => {
       )
       assert.strictEqual(events[0]!.name, "sandbox.created")
       assert.strictEqual(events[0]!.data.id, created.id)
-      assert.strictEqual(events[0]!.data.state, "creating")
+      // Daytona inserts a sandbox in `unknown`, then its manager moves it on.
+      assert.strictEqual(events[0]!.data.state, "unknown")
       const started = events.find((e) => e.name === "sandbox.state.updated" && e.data.newState === "started")
       assert.isDefined(started)
       assert.strictEqual(started!.data.oldState, "creating")
+      assert.isDefined(events.find((e) => e.data.oldState === "unknown" && e.data.newState === "creating"))
       assert.strictEqual(started!.data.sandbox.id, created.id)
       assert.strictEqual(started!.data.sandbox.state, "started")
 
