@@ -44,6 +44,12 @@ export interface SandboxRecord {
   readonly hostPorts: ReadonlyMap<number, number>
   /** The sandbox's host folder (`<dataDir>/sandboxes/<id>`), its `/` and `$HOME`. */
   readonly dir: string
+  /** Set while the sandbox waits, unclaimed, in a warm pool (it belongs to no organization then). */
+  readonly warmPoolId?: string | undefined
+  /** The warm pool a create claimed this sandbox from (Daytona does not show it in the DTO). */
+  readonly claimedFromPool?: string | undefined
+  /** Built from a declarative image (`buildInfo`) instead of a snapshot. */
+  readonly buildInfo?: Readonly<Record<string, unknown>> | undefined
 }
 
 /**
@@ -55,7 +61,7 @@ export interface SandboxRecord {
  */
 export class HttpFailure extends Data.TaggedError("HttpFailure")<{
   readonly status: number
-  /** A string, or NestJS-style validation messages. */
+  /** A string, or NestJS-style validation messages (the API joins them with ", "). */
   readonly detail: string | ReadonlyArray<string>
   /** The daemon's error code (toolbox only), e.g. `PROCESS_NOT_FOUND`. */
   readonly code?: string | undefined
@@ -71,16 +77,17 @@ export class HttpFailure extends Data.TaggedError("HttpFailure")<{
 export const reasonPhrase = (status: number): string => STATUS_CODES[status] ?? `HTTP ${status}`
 
 /**
- * The body of an API error, as Daytona's NestJS `AllExceptionsFilter` writes it.
+ * The body of an API error, as Daytona's NestJS `AllExceptionsFilter` writes it: `path` is the request URL with
+ * its query string, and `message` is always a string (validation messages joined with ", ").
  *
  * @since 0.1.0
  */
 export const apiErrorBody = (status: number, detail: string | ReadonlyArray<string>, path: string) => ({
-  statusCode: status,
-  timestamp: new Date().toISOString(),
   path,
+  timestamp: new Date().toISOString(),
+  statusCode: status,
   error: reasonPhrase(status),
-  message: detail
+  message: typeof detail === "string" ? detail : detail.join(", ")
 })
 
 /** The daemon error code that goes with a status when no specific one is given. */
@@ -128,12 +135,32 @@ export const daemonErrorBody = (
   timestamp: new Date().toISOString()
 })
 
+/**
+ * The body of an error of Daytona's proxy and runner (common-go's `ErrorResponse`), for the preview surface.
+ *
+ * @since 0.1.0
+ */
+export const proxyErrorBody = (
+  status: number,
+  detail: string | ReadonlyArray<string>,
+  path: string,
+  method: string,
+  code?: string
+) => ({
+  statusCode: status,
+  message: typeof detail === "string" ? detail : detail.join(", "),
+  code: code ?? reasonPhrase(status).toUpperCase().replace(/ /g, "_"),
+  timestamp: new Date().toISOString(),
+  path,
+  method
+})
+
 /** Fields shared by `Sandbox` and `SandboxListItem`. */
 const common = (record: SandboxRecord, organizationId: string, toolboxProxyUrl: string) => ({
   id: record.id,
   organizationId,
   name: record.name,
-  snapshot: record.snapshot,
+  ...(record.snapshot === "" ? {} : { snapshot: record.snapshot }),
   user: record.user,
   labels: { ...record.labels },
   public: record.public,
@@ -148,6 +175,7 @@ const common = (record: SandboxRecord, organizationId: string, toolboxProxyUrl: 
   desiredState: record.desiredState,
   ...(record.errorReason === undefined ? {} : { errorReason: record.errorReason }),
   recoverable: record.recoverable,
+  ...(record.warmPoolId === undefined ? {} : { warmPoolId: record.warmPoolId }),
   backupState: "None",
   autoStopInterval: record.autoStopInterval,
   autoArchiveInterval: record.autoArchiveInterval,
@@ -191,6 +219,8 @@ export interface Latencies {
   readonly stop: Duration.DurationInput
   readonly delete: Duration.DurationInput
   readonly recover: Duration.DurationInput
+  /** `archiving` → `archived` (the restore of an archived sandbox takes `start`). */
+  readonly archive?: Duration.DurationInput | undefined
 }
 
 /**
@@ -204,7 +234,8 @@ export const defaultLatencies: Latencies = {
   start: "30 millis",
   stop: "20 millis",
   delete: "20 millis",
-  recover: "30 millis"
+  recover: "30 millis",
+  archive: "20 millis"
 }
 
 /**
@@ -227,6 +258,10 @@ export interface CreateInput {
   readonly autoStopInterval?: number | undefined
   readonly autoArchiveInterval?: number | undefined
   readonly autoDeleteInterval?: number | undefined
+  /** A declarative build (the SDK's `image:`): the sandbox has no snapshot and goes through `pending_build`. */
+  readonly buildInfo?: Readonly<Record<string, unknown>> | undefined
+  /** Volumes, secrets or a linked sandbox were asked for: a warm pool never serves such a create. */
+  readonly customized?: boolean | undefined
 }
 
 /** The transitional states a hold can keep a sandbox in. */
@@ -247,7 +282,7 @@ export interface ActionServerBehaviour {
 }
 
 /**
- * A new sandbox record (state `creating`) from a create request, with the API's defaults.
+ * A new sandbox record (state `unknown`) from a create request, with the API's defaults.
  *
  * @since 0.1.0
  */
@@ -264,7 +299,7 @@ export const newRecord = (
 ): SandboxRecord => ({
   id: fresh.id,
   name: fresh.name,
-  snapshot: input.snapshot ?? "daytonaio/sandbox:emulator",
+  snapshot: input.buildInfo === undefined ? (input.snapshot ?? DEFAULT_SNAPSHOT) : "",
   user: input.user ?? "daytona",
   env: { ...input.env },
   labels: { ...input.labels },
@@ -277,7 +312,8 @@ export const newRecord = (
   autoStopInterval: input.autoStopInterval ?? 15,
   autoArchiveInterval: input.autoArchiveInterval ?? 10080,
   autoDeleteInterval: input.autoDeleteInterval ?? -1,
-  state: "creating",
+  // Daytona inserts a sandbox in `unknown`; its manager then moves it to `creating`.
+  state: "unknown",
   desiredState: "started",
   errorReason: undefined,
   recoverable: false,
@@ -286,5 +322,13 @@ export const newRecord = (
   lastActivityAt: fresh.at,
   previewToken: fresh.token,
   hostPorts: new Map(),
-  dir: fresh.dir
+  dir: fresh.dir,
+  buildInfo: input.buildInfo
 })
+
+/**
+ * The snapshot a create without one gets (Daytona's `defaultSnapshot`), listed by `GET /api/snapshots`.
+ *
+ * @since 0.1.0
+ */
+export const DEFAULT_SNAPSHOT = "daytonaio/sandbox:emulator"

@@ -10,10 +10,13 @@
  * and recover answer `started` at once); action servers boot in 200 ms with no 502 burst; preview mode `proxy`;
  * action servers in-process; target `us`; auto-stop in real minutes.
  *
- * Differences from Daytona worth knowing: lists are always newest first (`sort`/`order` are ignored); signed preview
- * URLs always go through the emulator's proxy, also in `direct` mode; servers launched in `child` mode get the
- * boot delay, the 502 burst and the VSCode token but no injected `action.*` faults; Socket.IO events are not
- * served, so clients must poll (`useDeprecatedPolling: true`).
+ * It serves Daytona's Socket.IO events at `/api/socket.io/` (the SDK's default mode waits on them), gives every
+ * preview (sandbox, port) and every signed preview URL its own loopback origin, runs the auto-stop, auto-archive
+ * and auto-delete jobs in one loop, keeps warm pools and SSH access tokens, and can enforce Daytona's rate limits.
+ *
+ * Differences from Daytona worth knowing: signed preview URLs always go through the emulator's proxy, also in
+ * `direct` mode; servers launched in `child` mode get the boot delay, the 502 burst and the VSCode token but no
+ * injected `action.*` faults; there is no login behind the proxy's 307 (the login page answers 400).
  *
  * @since 0.1.0
  */
@@ -30,7 +33,8 @@ import { fileURLToPath } from "node:url"
 import { DaytonaConfig } from "../services/DaytonaConfig.js"
 import type { RunningActionServer } from "./ActionServerApp.js"
 import { apiRouter } from "./ApiRoutes.js"
-import { defaultLatencies } from "./Dto.js"
+import { makeCatalog } from "./Catalog.js"
+import { defaultLatencies, toSandboxDto } from "./Dto.js"
 import type { ActionServerBehaviour, Latencies } from "./Dto.js"
 import { makeFaultQueue } from "./Faults.js"
 import type { EmulatorRoute, Fault } from "./Faults.js"
@@ -39,8 +43,14 @@ import * as Isolation from "./Isolation.js"
 import type { IsolationMode } from "./Isolation.js"
 import type { RequestLogEntry } from "./Handler.js"
 import { makePreview } from "./Preview.js"
+import { runJobs } from "./Jobs.js"
+import { makeRateLimits } from "./RateLimits.js"
+import type { RateLimitsConfig } from "./RateLimits.js"
 import { makeSessions } from "./Sessions.js"
+import { attachSocketEvents } from "./SocketEvents.js"
+import type { SocketStats } from "./SocketEvents.js"
 import { makeStore } from "./Store.js"
+import { makeWarmPools } from "./WarmPools.js"
 import { liveGroups } from "./Toolbox.js"
 import { toolboxRouter } from "./ToolboxRoutes.js"
 
@@ -48,6 +58,8 @@ export { Fault } from "./Faults.js"
 export type { EmulatorRoute } from "./Faults.js"
 export type { ActionServerBehaviour, Latencies } from "./Dto.js"
 export type { RequestLogEntry } from "./Handler.js"
+export type { RateLimitsConfig, ThrottlerLimit, ThrottlerName } from "./RateLimits.js"
+export type { SocketStats } from "./SocketEvents.js"
 
 /**
  * A sandbox as the control sees it.
@@ -61,6 +73,9 @@ export interface EmulatorSandbox {
   readonly labels: Readonly<Record<string, string>>
   readonly public: boolean
   readonly createdAt: Date
+  readonly desiredState: string
+  /** The warm pool a create claimed the sandbox from (Daytona's DTO does not show it once claimed). */
+  readonly claimedFromWarmPool: string | undefined
 }
 
 /**
@@ -73,14 +88,20 @@ export interface EmulatorOptions {
   readonly port?: number | undefined
   /** Default: a random `emu_` + 32 hex digits. */
   readonly apiKey?: string | undefined
-  /** `proxy` (default): preview URLs go through the emulator; `direct`: straight at the server's host port. */
+  /**
+   * `proxy` (default): each preview (sandbox, port) is its own origin `http://127.0.0.1:P`, an emulator listener
+   * with Daytona's proxy auth; `direct`: straight at the server's host port.
+   */
   readonly previewMode?: "direct" | "proxy" | undefined
   /** `in-process` (default) or `child` (a real `node ActionServerMain.js` process; needs `npm run build`). */
   readonly actionServerMode?: "in-process" | "child" | undefined
   readonly latencies?: Partial<Latencies> | undefined
   /** Default: boot delay 200 ms, no 502 burst, a random VSCode token. */
   readonly actionServer?: Partial<ActionServerBehaviour> | undefined
-  /** 1 (default) = real minutes for auto-stop; 0.001 makes 60 minutes about 3.6 s. */
+  /**
+   * 1 (default) = real minutes for auto-stop, auto-archive and auto-delete (the job loop ticks every 10 s scaled the
+   * same way); 0.001 makes 60 minutes about 3.6 s.
+   */
   readonly autoStopTimeScale?: number | undefined
   /** Default: a fresh temporary folder, removed when the emulator stops. */
   readonly dataDir?: string | undefined
@@ -95,6 +116,24 @@ export interface EmulatorOptions {
    * refusing to start (default false). With bubblewrap present, sandboxes are isolated either way.
    */
   readonly unsafeHostProcesses?: boolean | undefined
+  /** Whether the organization has warm pools (`/api/warm-pools`); default true. */
+  readonly warmPools?: boolean | undefined
+  /** Daytona's throttlers to enforce (none by default), e.g. `{ "sandbox-create": { limit: 300, ttlSeconds: 60 } }`. */
+  readonly rateLimits?: RateLimitsConfig | undefined
+  /** Shorthand for `rateLimits["sandbox-create"]`: at most this many creates per minute. */
+  readonly createsPerMinute?: number | undefined
+  /** Regions besides `us`, `eu` and `target` (a create with another target gets 404 "Region not found"). */
+  readonly regions?: ReadonlyArray<string> | undefined
+  /** Snapshot names a create may use besides the default one (others get 400 "Snapshot X not found…"). */
+  readonly snapshots?: ReadonlyArray<string> | undefined
+  /** `host:port` of the SSH gateway, shown in the `sshCommand` of an SSH access; default `127.0.0.1:2222`. */
+  readonly sshGatewayUrl?: string | undefined
+  /**
+   * How long create, start and recover wait for `started` before answering with the sandbox as it is (Daytona's
+   * controller: 30 s, the default). A shorter wait simulates a start slower than Daytona's: the client then gets
+   * `creating`/`starting` and waits itself.
+   */
+  readonly startWait?: Duration.DurationInput | undefined
 }
 
 /**
@@ -137,6 +176,23 @@ export interface EmulatorControlService {
   readonly liveProcesses: Effect.Effect<number>
   /** How sandbox processes are isolated: `bubblewrap`, or `host` (unisolated, only when asked). */
   readonly isolation: IsolationMode
+  /** Socket.IO clients of the event gateway. */
+  readonly socketClients: Effect.Effect<SocketStats>
+  /** Preview origins (loopback listeners) open. */
+  readonly previewOrigins: Effect.Effect<number>
+  /**
+   * What the SSH server asks for a login token: its sandbox and OS user when the token is known, unexpired and the
+   * sandbox exists (tokens come from `POST /api/sandbox/{id}/ssh-access`).
+   */
+  readonly validateSshToken: (
+    token: string
+  ) => Effect.Effect<Option.Option<{ readonly sandboxId: string; readonly user: string }>>
+  /** The SSH gateway's API key: `GET /api/sandbox/ssh-access/validate` accepts only it, as Daytona does. */
+  readonly sshGatewayApiKey: Redacted.Redacted<string>
+  /** Where the SSH gateway listens (`host:port`), for the `sshCommand` of new SSH accesses. */
+  readonly setSshGatewayUrl: (url: string) => Effect.Effect<void>
+  /** Replaces the enforced throttlers (and resets their counters). */
+  readonly setRateLimits: (config: RateLimitsConfig) => Effect.Effect<void>
 }
 
 /**
@@ -178,8 +234,8 @@ const actionServerMain = (): Option.Option<string> => {
 const platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layer)
 
 /**
- * Starts an emulator on 127.0.0.1. Closing the scope ends every sandbox process, action server, the HTTP server
- * and (unless `dataDir` was given) the data folder.
+ * Starts an emulator on 127.0.0.1. Closing the scope ends every sandbox process, action server, Socket.IO client,
+ * preview listener, the HTTP server and (unless `dataDir` was given) the data folder.
  *
  * @since 0.1.0
  */
@@ -255,13 +311,32 @@ export const make = (
       dataDir,
       latencies: { ...defaultLatencies, ...options.latencies },
       defaultTarget: options.target ?? "us",
-      autoStopTimeScale: scale
+      autoStopTimeScale: scale,
+      startWait: options.startWait
     }).pipe(Effect.provide(context))
+    const organizationId = randomUUID()
+    const toolboxProxyUrl = `${baseUrl}/toolbox`
+    const catalog = makeCatalog({
+      defaultRegion: options.target ?? "us",
+      extraRegions: options.regions,
+      extraSnapshots: options.snapshots
+    })
+    const rateLimits = makeRateLimits({
+      ...(options.createsPerMinute === undefined
+        ? {}
+        : { "sandbox-create": { limit: options.createsPerMinute, ttlSeconds: 60 } }),
+      ...options.rateLimits
+    })
+    const sshGatewayKey = `ssh_${randomBytes(16).toString("hex")}`
+    const sshGateway = yield* Ref.make(options.sshGatewayUrl ?? "127.0.0.1:2222")
+    const guard = makeGuard({ apiKey, sshGatewayKey, faults, requests, rateLimits })
     const preview = yield* makePreview({
       store,
       mode: options.previewMode ?? "proxy",
       baseUrl,
-      client: Context.get(context, HttpClient.HttpClient)
+      client: Context.get(context, HttpClient.HttpClient),
+      guard,
+      apiKey
     })
     const sessions = makeSessions(store, host, {
       mode: actionServerMode,
@@ -271,17 +346,34 @@ export const make = (
       mainPath,
       servers
     })
-    const guard = makeGuard({ apiKey, faults, requests })
+    const pools =
+      options.warmPools === false ? Option.none() : Option.some(makeWarmPools({ store, catalog, organizationId }))
+    yield* runJobs({
+      store,
+      timeScale: scale,
+      busy: preview.busy,
+      afterTick: Option.match(pools, { onNone: () => undefined, onSome: (p) => p.refill })
+    })
     const router = HttpRouter.concatAll(
-      apiRouter({ store, preview, organizationId: randomUUID(), toolboxProxyUrl: `${baseUrl}/toolbox` }, guard),
+      apiRouter(
+        { store, preview, organizationId, toolboxProxyUrl, catalog, pools, sshGateway: Ref.get(sshGateway) },
+        guard
+      ),
       toolboxRouter({ sessions, store, host }, guard),
-      preview.router(guard)
+      preview.router
     ).pipe(
       Effect.catchTag("RouteNotFound", () =>
         Effect.succeed(json({ statusCode: 404, error: "Not Found", message: "Not Found" }, 404))
       )
     )
     yield* httpServer.serve(router)
+    const events = yield* attachSocketEvents({
+      server,
+      store,
+      apiKey,
+      organizationId,
+      toDto: (record) => toSandboxDto(record, organizationId, toolboxProxyUrl)
+    })
     yield* Effect.logDebug(`Daytona emulator listening on ${baseUrl}/api`)
 
     const notFound = (id: string) => (cause: unknown) =>
@@ -299,7 +391,9 @@ export const make = (
           state: record.state,
           labels: record.labels,
           public: record.public,
-          createdAt: record.createdAt
+          createdAt: record.createdAt,
+          desiredState: record.desiredState,
+          claimedFromWarmPool: record.claimedFromPool
         }))
       ),
       inject: faults.inject,
@@ -319,7 +413,13 @@ export const make = (
       requests: requests.all,
       resetRequests: requests.reset,
       liveProcesses: Effect.sync(() => liveGroups(host) + servers.size),
-      isolation: isolation.mode
+      isolation: isolation.mode,
+      socketClients: events.stats,
+      previewOrigins: preview.origins,
+      validateSshToken: store.validateSshToken,
+      sshGatewayApiKey: Redacted.make(sshGatewayKey),
+      setSshGatewayUrl: (url) => Ref.set(sshGateway, url),
+      setRateLimits: rateLimits.configure
     } satisfies EmulatorControlService
   }).pipe(Effect.withSpan("Emulator.make"))
 

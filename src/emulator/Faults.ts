@@ -8,6 +8,7 @@ import { Data, Effect, Option, Ref } from "effect"
 import type { Duration } from "effect"
 import { ActionServerFault } from "./ActionServerApp.js"
 import type { ActionServerRoute } from "./ActionServerApp.js"
+import type { ThrottlerName } from "./RateLimits.js"
 
 /**
  * Every route of the emulator a fault can be injected into (and that the request log names).
@@ -26,6 +27,21 @@ export type EmulatorRoute =
   | "sandbox.previewUrl"
   | "sandbox.signedPreviewUrl"
   | "sandbox.lastActivity"
+  | "sandbox.paginated"
+  | "sandbox.autostop"
+  | "sandbox.autoarchive"
+  | "sandbox.autodelete"
+  | "sandbox.labels"
+  | "sandbox.public"
+  | "sandbox.archive"
+  | "sandbox.sshAccess"
+  | "sandbox.validateSshAccess"
+  | "snapshot.list"
+  | "snapshot.get"
+  | "warmPool.list"
+  | "warmPool.create"
+  | "warmPool.update"
+  | "warmPool.delete"
   | "toolbox.createSession"
   | "toolbox.exec"
   | "toolbox.logs"
@@ -51,6 +67,8 @@ export type EmulatorRoute =
  *   `status` instead of its result.
  * - `Crash`: for `action.*`, the action server dies mid-request; elsewhere the same as `Drop`.
  * - `SlowLoris`: send the status, headers and the first byte, then the rest of the body after `duration`.
+ * - `RateLimited`: answer as Daytona's throttler `throttler` does when blocked: 429 "ThrottlerException: Too Many
+ *   Requests" with `Retry-After-<throttler>: retryAfter` (default 60; a plain `Retry-After` for `failed-auth`).
  *
  * @since 0.1.0
  */
@@ -66,6 +84,11 @@ export type Fault = Data.TaggedEnum<{
   AllocateThenFail: { readonly status: number }
   Crash: {}
   SlowLoris: { readonly duration: Duration.DurationInput }
+  RateLimited: {
+    readonly throttler: ThrottlerName
+    readonly retryAfter?: number | undefined
+    readonly limit?: number | undefined
+  }
 }>
 
 /**
@@ -112,7 +135,8 @@ export const toActionServerFault: (fault: Fault) => ActionServerFault = Fault.$m
   Drop: () => ActionServerFault.Status({ status: 502, body: "Bad Gateway" }),
   AllocateThenFail: ({ status }) => ActionServerFault.Status({ status }),
   Crash: () => ActionServerFault.Crash(),
-  SlowLoris: ({ duration }) => ActionServerFault.SlowLoris({ duration })
+  SlowLoris: ({ duration }) => ActionServerFault.SlowLoris({ duration }),
+  RateLimited: () => ActionServerFault.Status({ status: 429 })
 })
 
 /**

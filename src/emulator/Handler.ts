@@ -8,9 +8,11 @@ import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Duration, Effect, Option, ParseResult, Ref, Schema, Stream } from "effect"
 import { timingSafeEqual } from "node:crypto"
-import { apiErrorBody, daemonErrorBody, HttpFailure, reasonPhrase } from "./Dto.js"
+import { apiErrorBody, daemonErrorBody, HttpFailure, proxyErrorBody, reasonPhrase } from "./Dto.js"
 import { Fault } from "./Faults.js"
 import type { EmulatorRoute, FaultQueue } from "./Faults.js"
+import { THROTTLED_MESSAGE, throttledHeaders } from "./RateLimits.js"
+import type { RateLimits, ThrottlerName } from "./RateLimits.js"
 
 /**
  * Which part of the emulator answers: decides the error body shape and whether the API key is checked.
@@ -40,9 +42,37 @@ export interface RequestLogEntry {
 export interface GuardContext {
   /** The API key in force (rotated by `setApiKey`). */
   readonly apiKey: Ref.Ref<string>
+  /** The key of the SSH gateway (Daytona's `sshGateway.apiKey`): it may only validate SSH tokens and read sandboxes. */
+  readonly sshGatewayKey: string
   readonly faults: FaultQueue
   readonly requests: RequestLog
+  readonly rateLimits: RateLimits
 }
+
+/** The routes that skip the `authenticated` throttler for a scoped one (Daytona's `@ThrottlerScope`). */
+const SCOPED_THROTTLER: Partial<Record<EmulatorRoute, ThrottlerName>> = {
+  "sandbox.create": "sandbox-create",
+  "sandbox.start": "sandbox-lifecycle",
+  "sandbox.stop": "sandbox-lifecycle",
+  "sandbox.delete": "sandbox-lifecycle",
+  "sandbox.recover": "sandbox-lifecycle",
+  "sandbox.archive": "sandbox-lifecycle"
+}
+
+/**
+ * The throttlers that count a request of a route (API routes only; the toolbox and previews go through the
+ * proxy, which Daytona does not throttle).
+ *
+ * @since 0.1.0
+ */
+export const throttlersOf = (route: EmulatorRoute, surface: Surface): ReadonlyArray<ThrottlerName> => {
+  if (surface !== "api") return []
+  const scoped = SCOPED_THROTTLER[route]
+  return scoped === undefined ? ["authenticated"] : [scoped]
+}
+
+/** The routes the SSH gateway's key may call. */
+const GATEWAY_ROUTES: ReadonlySet<EmulatorRoute> = new Set(["sandbox.validateSshAccess", "sandbox.get"])
 
 /** A handler's response, or a failure to render. */
 export type Handler<R> = Effect.Effect<HttpServerResponse.HttpServerResponse, HttpFailure, R>
@@ -98,7 +128,9 @@ export const render = (surface: Surface, failure: HttpFailure, method: string, p
   json(
     surface === "toolbox"
       ? daemonErrorBody(failure.status, failure.detail, path, method, failure.code)
-      : apiErrorBody(failure.status, failure.detail, path),
+      : surface === "preview"
+        ? proxyErrorBody(failure.status, failure.detail, path, method, failure.code)
+        : apiErrorBody(failure.status, failure.detail, path),
     failure.status,
     failure.headers
   )
@@ -165,7 +197,17 @@ const withFault = <R>(
           Effect.either(handler),
           fail(new HttpFailure({ status, detail: `${reasonPhrase(status)} (the request was carried out)` }))
         ),
-      SlowLoris: ({ duration }) => Effect.map(handler, (response) => dribble(response, duration))
+      SlowLoris: ({ duration }) => Effect.map(handler, (response) => dribble(response, duration)),
+      RateLimited: ({ limit, retryAfter, throttler }) =>
+        Effect.succeed(
+          fail(
+            new HttpFailure({
+              status: 429,
+              detail: THROTTLED_MESSAGE,
+              headers: throttledHeaders(throttler, retryAfter ?? 60, limit ?? 100)
+            })
+          )
+        )
     })
   })
 }
@@ -186,26 +228,58 @@ export const makeGuard =
     Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
       const path = new URL(request.url, "http://emulator").pathname
-      const fail = (failure: HttpFailure) => render(surface, failure, request.method, path)
-      let response: HttpServerResponse.HttpServerResponse
+      // Daytona's API error bodies carry the request URL with its query string.
+      const fail = (failure: HttpFailure) =>
+        render(surface, failure, request.method, surface === "api" ? request.url : path)
       const key = yield* Ref.get(context.apiKey)
       const auth = request.headers["authorization"] ?? ""
-      if (surface !== "preview" && !(auth.startsWith("Bearer ") && sameSecret(auth.slice(7), key))) {
-        response = fail(
-          new HttpFailure({ status: 401, detail: "Invalid credentials: the API key is missing or revoked" })
-        )
-      } else {
+      const token = auth.startsWith("Bearer ") ? auth.slice(7) : ""
+      const role =
+        surface === "preview"
+          ? "anyone"
+          : sameSecret(token, key)
+            ? "user"
+            : surface === "api" && sameSecret(token, context.sshGatewayKey)
+              ? "ssh-gateway"
+              : "nobody"
+      const response = yield* Effect.gen(function* () {
+        if (role === "nobody") {
+          const denied = new HttpFailure({
+            status: 401,
+            detail: surface === "api" ? "Invalid credentials" : "Invalid credentials: the API key is missing or revoked"
+          })
+          if (surface !== "api") return fail(denied)
+          const client = NodeHttpServerRequest.toIncomingMessage(request).socket.remoteAddress ?? "unknown"
+          return yield* context.rateLimits.failedAuth(client).pipe(
+            Effect.match({
+              onFailure: fail,
+              onSuccess: (headers) => fail(new HttpFailure({ ...denied, headers }))
+            })
+          )
+        }
+        const allowed = role === "ssh-gateway" ? GATEWAY_ROUTES.has(route) : route !== "sandbox.validateSshAccess"
+        if (!allowed) {
+          return fail(new HttpFailure({ status: 403, detail: "Invalid authentication context" }))
+        }
         const fault = yield* context.faults.take(route)
-        response = yield* withFault(fault, handler, fail).pipe(
+        const throttled =
+          role === "user" && Option.isNone(fault)
+            ? yield* Effect.either(context.rateLimits.hit(throttlersOf(route, surface), "organization"))
+            : undefined
+        if (throttled !== undefined && throttled._tag === "Left") return fail(throttled.left)
+        const answer = yield* withFault(fault, handler, fail).pipe(
           Effect.catchAll((failure) => Effect.succeed(fail(failure))),
           Effect.catchAllDefect((defect) =>
             Effect.as(
               Effect.logError(`emulator route ${route} failed`, defect),
-              fail(new HttpFailure({ status: 500, detail: "Internal server error" }))
+              fail(new HttpFailure({ status: 500, detail: "An unexpected error occurred." }))
             )
           )
         )
-      }
+        return throttled === undefined || Object.keys(throttled.right).length === 0
+          ? answer
+          : HttpServerResponse.setHeaders(answer, throttled.right)
+      })
       if (surface !== "preview") {
         const entry: RequestLogEntry = {
           route,

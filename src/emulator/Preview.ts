@@ -1,19 +1,34 @@
 /**
- * Preview links: the standard preview URL (through the emulator's proxy, or straight at the sandbox port's
- * host port), signed preview URLs, and the proxy itself, which streams requests to the server behind a sandbox
- * port and answers as Daytona's proxy does when it cannot (401 without the token, 502 while nothing listens,
- * 503 when the sandbox is not running, an HTML 400 for an expired signed URL).
+ * Preview links and the preview proxy. In `proxy` mode (the default) the preview URL of (sandbox, port) is the
+ * root of its own origin, as Daytona's host-per-preview gives (see `PreviewOrigins.ts`); so is every signed
+ * preview URL. The proxy authenticates as Daytona's does (`PreviewAuth.ts`: 307 to the login page when nothing
+ * works), streams the request to the server behind the sandbox port, answers a bare 502 while nothing listens
+ * there or the sandbox is starting (400 "…Is the Sandbox started?" when it is not running, as Daytona's runner
+ * does), and counts every request — and every open connection — as activity.
+ * In `direct` mode the preview URL points straight at the sandbox port's host port.
  *
  * @since 0.1.0
  */
 import { HttpClient, HttpClientRequest, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import type { HttpClientError } from "@effect/platform"
-import { Clock, Effect, Redacted, Ref } from "effect"
+import { Clock, Effect, Redacted, Ref, Runtime, Stream } from "effect"
+import type { Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import { HttpFailure } from "./Dto.js"
 import type { SandboxRecord } from "./Dto.js"
 import { secretMatches } from "./Handler.js"
 import type { Guard } from "./Handler.js"
+import {
+  COOKIE_PREFIX,
+  cookieValue,
+  loginPage,
+  makeCookieJar,
+  redirectToLogin,
+  SKIP_ACTIVITY_HEADER,
+  TOKEN_HEADER,
+  TOKEN_QUERY
+} from "./PreviewAuth.js"
+import { makePreviewOrigins } from "./PreviewOrigins.js"
 import type { Store } from "./Store.js"
 
 /**
@@ -27,6 +42,9 @@ export interface PreviewOptions {
   /** `http://127.0.0.1:PORT` of the emulator. */
   readonly baseUrl: string
   readonly client: HttpClient.HttpClient
+  readonly guard: Guard
+  /** The API key in force: `Authorization: Bearer <it>` opens every preview of the organization. */
+  readonly apiKey: Ref.Ref<string>
 }
 
 /**
@@ -47,7 +65,14 @@ export interface Preview {
     { readonly sandboxId: string; readonly port: number; readonly token: string; readonly url: string },
     HttpFailure
   >
-  readonly router: (guard: Guard) => HttpRouter.HttpRouter
+  /** Ends a signed URL before its time (`…/signed-preview-url/{token}/expire`). */
+  readonly expireSigned: (idOrName: string, port: number, token: string) => Effect.Effect<void, HttpFailure>
+  /** The login page the proxy redirects to, on the emulator's main server. */
+  readonly router: HttpRouter.HttpRouter
+  /** Whether a preview connection of the sandbox is open (the jobs count it as activity). */
+  readonly busy: (sandboxId: string) => boolean
+  /** How many preview origins (listeners) are open. */
+  readonly origins: Effect.Effect<number>
 }
 
 /** Headers that belong to one connection, never forwarded. */
@@ -63,66 +88,66 @@ const HOP_BY_HOP = new Set([
   "upgrade",
   "host"
 ])
-const TOKEN_HEADER = "x-daytona-preview-token"
-const TOKEN_QUERY = "DAYTONA_SANDBOX_AUTH_KEY"
-const TRANSITIONAL = new Set(["creating", "starting", "restoring", "resuming", "pulling_snapshot"])
+const TRANSITIONAL = new Set(["unknown", "creating", "starting", "restoring", "resuming", "pulling_snapshot"])
 
-const forwardable = (headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>) => {
+const forwardable = (
+  headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>,
+  drop: ReadonlySet<string>
+) => {
   const out: Record<string, string> = {}
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || name === TOKEN_HEADER) continue
+    if (value === undefined || HOP_BY_HOP.has(name) || drop.has(name)) continue
     out[name] = typeof value === "string" ? value : value.join(", ")
   }
   return out
 }
 
-/** The part of a raw request URL after `segments` leading path segments, with the auth query removed. */
-const restOf = (url: string, segments: number) => {
-  const parsed = new URL(url, "http://emulator")
-  parsed.searchParams.delete(TOKEN_QUERY)
-  const parts = parsed.pathname.split("/").slice(segments + 1)
-  const search = parsed.searchParams.size === 0 ? "" : `?${parsed.searchParams.toString()}`
-  return `/${parts.join("/")}${search}`
-}
-
-const parsePort = (text: string | undefined) => {
-  const port = Number(text)
-  return Number.isInteger(port) && port >= 1 && port <= 65535
-    ? Effect.succeed(port)
-    : Effect.fail(new HttpFailure({ status: 400, detail: `Invalid port ${JSON.stringify(text)}` }))
-}
-
-const expiredPage = HttpServerResponse.text(
-  `<!DOCTYPE html>
-<html><head><title>400 Bad Request</title></head>
-<body><h1>400 Bad Request</h1><p>This signed preview URL is invalid or has expired. Ask for a new one.</p></body></html>
-`,
-  { status: 400, contentType: "text/html; charset=utf-8" }
-)
-
 /**
- * Makes the preview side.
+ * Makes the preview side; its listeners belong to the calling scope.
  *
  * @since 0.1.0
  */
-export const makePreview = (options: PreviewOptions): Effect.Effect<Preview> =>
+export const makePreview = (options: PreviewOptions): Effect.Effect<Preview, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const { store } = options
-    const signed = yield* Ref.make<ReadonlyMap<string, { sandboxId: string; port: number; expiresAt: number }>>(
-      new Map()
-    )
+    const { guard, store } = options
+    const signed = new Map<string, { readonly sandboxId: string; readonly port: number; readonly expiresAt: number }>()
+    const open = new Map<string, number>()
     const client = options.client.pipe(HttpClient.withTracerDisabledWhen(() => true))
+    const cookies = makeCookieJar()
+    const origins = yield* makePreviewOrigins({ reservePort: store.reservePort })
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    // A sandbox's origins close when it is destroyed.
+    const unsubscribe = store.subscribe((event) => {
+      if (event._tag !== "StateUpdated" || event.newState !== "destroyed") return
+      for (const [token, entry] of signed) if (entry.sandboxId === event.record.id) signed.delete(token)
+      runFork(origins.closeOwner(event.record.id))
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(unsubscribe))
 
-    const forward = (record: SandboxRecord, port: number, path: string) =>
+    const opened = (id: string, delta: number) => {
+      const next = (open.get(id) ?? 0) + delta
+      if (next <= 0) open.delete(id)
+      else open.set(id, next)
+    }
+
+    /** Streams the request to the sandbox port; the connection counts as activity while it is open. */
+    const forward = (record: SandboxRecord, port: number, path: string, drop: ReadonlySet<string>) =>
       Effect.gen(function* () {
-        if (record.state !== "started") {
-          return yield* TRANSITIONAL.has(record.state)
-            ? new HttpFailure({ status: 502, detail: `Sandbox ${record.id} is ${record.state}: try again shortly` })
-            : new HttpFailure({ status: 503, detail: `Sandbox ${record.id} is not running (state: ${record.state})` })
-        }
         const request = yield* HttpServerRequest.HttpServerRequest
+        const counts = request.headers[SKIP_ACTIVITY_HEADER] !== "true"
+        if (counts) yield* store.touch(record.id)
+        if (record.state !== "started") {
+          // Daytona's runner: a starting container is not reachable yet (502); a stopped one has no IP (400).
+          if (TRANSITIONAL.has(record.state)) return HttpServerResponse.empty({ status: 502 })
+          return yield* new HttpFailure({
+            status: 400,
+            detail:
+              "bad request: failed to resolve container IP after 3 attempts: no IP address found. Is the Sandbox started?",
+            code: "BAD_REQUEST"
+          })
+        }
         const hostPort = yield* store.hostPort(record.id, port)
-        const headers = forwardable(request.headers)
+        const headers = forwardable(request.headers, new Set([...drop, TOKEN_HEADER, SKIP_ACTIVITY_HEADER]))
         const length = headers["content-length"]
         const hasBody =
           request.method !== "GET" &&
@@ -138,48 +163,89 @@ export const makePreview = (options: PreviewOptions): Effect.Effect<Preview> =>
             contentLength: length === undefined ? undefined : Number(length)
           })
         }
-        const response = yield* client.execute(outgoing).pipe(
-          Effect.mapError(
-            (error: HttpClientError.HttpClientError) =>
-              new HttpFailure({
-                status: 502,
-                detail: `Bad Gateway: nothing answered on port ${port} of sandbox ${record.id} (${error.message})`
-              })
+        if (counts) opened(record.id, 1)
+        const done = Effect.sync(() => counts && opened(record.id, -1))
+        // Nothing listening on the port: the daemon's reverse proxy aborts with a bare 502 (no body).
+        return yield* client.execute(outgoing).pipe(
+          Effect.map((response) =>
+            HttpServerResponse.stream(Stream.ensuring(response.stream, done), {
+              status: response.status,
+              headers: forwardable(response.headers, new Set())
+            })
+          ),
+          Effect.catchAll((error: HttpClientError.HttpClientError) =>
+            Effect.as(
+              Effect.zipRight(done, Effect.logDebug(`preview ${record.id}:${port}: ${error.message}`)),
+              HttpServerResponse.empty({ status: 502 })
+            )
           )
         )
-        return HttpServerResponse.stream(response.stream, {
-          status: response.status,
-          headers: forwardable(response.headers)
-        })
       })
 
-    const proxied = Effect.gen(function* () {
-      const params = yield* HttpRouter.params
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const port = yield* parsePort(params["port"])
-      const record = yield* store.get(params["sandboxId"] ?? "")
-      if (!record.public) {
-        const given =
-          request.headers[TOKEN_HEADER] ?? new URL(request.url, "http://emulator").searchParams.get(TOKEN_QUERY)
-        if (!secretMatches(given ?? undefined, Redacted.value(record.previewToken))) {
-          return yield* new HttpFailure({
-            status: 401,
-            detail: `Unauthorized: this sandbox is private; send the preview token in the ${TOKEN_HEADER} header`
-          })
-        }
-      }
-      return yield* forward(record, port, restOf(request.url, 3))
-    })
+    const login = (sandboxIdOrToken: string) =>
+      Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
+        redirectToLogin({
+          baseUrl: options.baseUrl,
+          returnTo: `http://${request.headers["host"] ?? "127.0.0.1"}${request.url}`,
+          sandboxIdOrToken,
+          method: request.method,
+          cookies
+        })
+      )
 
-    const signedProxied = Effect.gen(function* () {
-      const params = yield* HttpRouter.params
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const entry = (yield* Ref.get(signed)).get(params["token"] ?? "")
-      const now = yield* Clock.currentTimeMillis
-      if (entry === undefined || entry.expiresAt <= now) return expiredPage
-      const record = yield* store.get(entry.sandboxId)
-      return yield* forward(record, entry.port, restOf(request.url, 2))
-    })
+    /** The origin of (sandbox, port): Daytona's `{port}-{sandboxId}` host. */
+    const standardApp = (sandboxId: string, port: number) =>
+      guard(
+        "preview",
+        "preview",
+        Effect.gen(function* () {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const record = yield* store.get(sandboxId)
+          const url = new URL(request.url, "http://preview")
+          if (record.public) return yield* forward(record, port, request.url, new Set())
+          const auth = request.headers["authorization"] ?? ""
+          if (auth.startsWith("Bearer ") && secretMatches(auth.slice(7).trim(), yield* Ref.get(options.apiKey))) {
+            return yield* forward(record, port, request.url, new Set(["authorization"]))
+          }
+          const token = Redacted.value(record.previewToken)
+          if (secretMatches(request.headers[TOKEN_HEADER], token)) {
+            return yield* forward(record, port, request.url, new Set())
+          }
+          if (secretMatches(url.searchParams.get(TOKEN_QUERY) ?? undefined, token)) {
+            url.searchParams.delete(TOKEN_QUERY)
+            return yield* forward(record, port, `${url.pathname}${url.search}`, new Set())
+          }
+          const cookie = cookieValue(request.headers["cookie"], `${COOKIE_PREFIX}${sandboxId}`)
+          if (cookie !== undefined && cookies.decode(`${COOKIE_PREFIX}${sandboxId}`, cookie) === sandboxId) {
+            return yield* forward(record, port, request.url, new Set())
+          }
+          return yield* login(sandboxId)
+        })
+      )
+
+    /** The origin of a signed URL: Daytona's `{port}-{token}` host. */
+    const signedApp = (token: string) =>
+      guard(
+        "preview",
+        "preview",
+        Effect.gen(function* () {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const name = `${COOKIE_PREFIX}${token}`
+          const cookie = cookieValue(request.headers["cookie"], name)
+          const fromCookie = cookie === undefined ? undefined : cookies.decode(name, cookie)
+          const entry = signed.get(token)
+          const now = yield* Clock.currentTimeMillis
+          if (entry === undefined) return yield* login(token)
+          if (fromCookie === entry.sandboxId) {
+            return yield* forward(yield* store.get(entry.sandboxId), entry.port, request.url, new Set())
+          }
+          if (entry.expiresAt <= now) return yield* login(token)
+          const response = yield* forward(yield* store.get(entry.sandboxId), entry.port, request.url, new Set())
+          return HttpServerResponse.setHeader(response, "set-cookie", cookies.setCookie(name, entry.sandboxId))
+        })
+      )
+
+    const originUrl = (port: number) => `http://127.0.0.1:${port}`
 
     return {
       previewUrl: (idOrName, port) =>
@@ -187,33 +253,33 @@ export const makePreview = (options: PreviewOptions): Effect.Effect<Preview> =>
           const record = yield* store.get(idOrName)
           const url =
             options.mode === "direct"
-              ? `http://127.0.0.1:${yield* store.hostPort(record.id, port)}`
-              : `${options.baseUrl}/preview/${record.id}/${port}`
+              ? originUrl(yield* store.hostPort(record.id, port))
+              : originUrl(yield* origins.open(`${record.id}:${port}`, record.id, standardApp(record.id, port)))
           return { sandboxId: record.id, url, token: Redacted.value(record.previewToken) }
         }),
       signedUrl: (idOrName, port, expiresInSeconds) =>
         Effect.gen(function* () {
-          if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > 86_400) {
+          if (!(expiresInSeconds >= 1 && expiresInSeconds <= 86_400)) {
             return yield* new HttpFailure({
               status: 400,
-              detail: "expiresInSeconds must be a whole number of seconds from 1 to 86400"
+              detail: "expiresInSeconds must be between 1 second and 24 hours"
             })
           }
           const record = yield* store.get(idOrName)
-          const token = randomBytes(12).toString("hex")
+          // Daytona: a 16-character lower-case nanoid without `_` and `-`.
+          const token = randomBytes(16).toString("hex").slice(0, 16)
           const now = yield* Clock.currentTimeMillis
-          yield* Ref.update(signed, (map) => {
-            const next = new Map([...map].filter(([, entry]) => entry.expiresAt > now))
-            return next.set(token, { sandboxId: record.id, port, expiresAt: now + expiresInSeconds * 1000 })
-          })
-          return { sandboxId: record.id, port, token, url: `${options.baseUrl}/preview-signed/${token}` }
+          signed.set(token, { sandboxId: record.id, port, expiresAt: now + expiresInSeconds * 1000 })
+          const listener = yield* origins.open(`signed:${token}`, record.id, signedApp(token))
+          return { sandboxId: record.id, port, token, url: originUrl(listener) }
         }),
-      router: (guard) =>
-        HttpRouter.empty.pipe(
-          HttpRouter.all("/preview/:sandboxId/:port", guard("preview", "preview", proxied)),
-          HttpRouter.all("/preview/:sandboxId/:port/*", guard("preview", "preview", proxied)),
-          HttpRouter.all("/preview-signed/:token", guard("preview", "preview", signedProxied)),
-          HttpRouter.all("/preview-signed/:token/*", guard("preview", "preview", signedProxied))
-        )
+      expireSigned: (idOrName, port, token) =>
+        Effect.map(store.get(idOrName), (record) => {
+          const entry = signed.get(token)
+          if (entry !== undefined && entry.sandboxId === record.id && entry.port === port) signed.delete(token)
+        }),
+      router: HttpRouter.empty.pipe(HttpRouter.get("/oauth/authorize", Effect.succeed(loginPage))),
+      busy: (sandboxId) => open.has(sandboxId),
+      origins: origins.count
     }
   })

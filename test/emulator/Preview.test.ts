@@ -34,60 +34,73 @@ const headers = (token?: string): Record<string, string> => ({
 })
 
 describe("Emulator action server and preview", () => {
-  it.scopedLive("proxy mode: 502 before boot, 401 without the token, 200 with it; a restart resets the token", () =>
-    Effect.gen(function* () {
-      const control = yield* Emulator.make({ actionServer: { bootDelay: "400 millis" } })
-      const daytona = yield* sdk(control)
-      const { cmdId, sandbox } = yield* createWithServer(daytona, { public: false })
-      const link = yield* call(() => sandbox.getPreviewLink(4444))
-      assert.match(link.url, new RegExp(`^http://127\\.0\\.0\\.1:\\d+/preview/${sandbox.id}/4444$`))
+  it.scopedLive(
+    "proxy mode: its own origin; 502 before boot, 307 without the token, 200 with it; a restart resets it",
+    () =>
+      Effect.gen(function* () {
+        const control = yield* Emulator.make({ actionServer: { bootDelay: "400 millis" } })
+        const daytona = yield* sdk(control)
+        const { cmdId, sandbox } = yield* createWithServer(daytona, { public: false })
+        const link = yield* call(() => sandbox.getPreviewLink(4444))
+        // The root of its own origin, as Daytona's `4444-<id>.proxy…` host: paths are the server's own.
+        assert.match(link.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+        assert.notStrictEqual(new URL(link.url).port, new URL(control.apiUrl).port)
+        const alive = new URL("/alive", link.url).toString()
 
-      const early = yield* http(`${link.url}/alive`, { headers: headers(link.token) })
-      assert.strictEqual(early.status, 502)
-      assert.strictEqual(JSON.parse(early.text).statusCode, 502)
-      assert.strictEqual((yield* http(`${link.url}/alive`, { headers: headers() })).status, 401)
-      const ready = yield* waitUntil(
-        http(`${link.url}/alive`, { headers: headers(link.token) }),
-        (r) => r.status === 200
-      )
-      assert.deepStrictEqual(JSON.parse(ready.text), { status: "ok" })
-      assert.strictEqual(
-        (yield* http(`${link.url}/vscode/connection_token`, { headers: { "X-Daytona-Preview-Token": link.token } }))
-          .status,
-        403
-      )
+        const early = yield* http(alive, { headers: headers(link.token) })
+        assert.strictEqual(early.status, 502)
+        // Nothing listens yet: the daemon's reverse proxy answers a bare 502.
+        assert.strictEqual(early.text, "")
+        const denied = yield* http(alive, { headers: headers(), redirect: "manual" })
+        assert.strictEqual(denied.status, 307)
+        const ready = yield* waitUntil(http(alive, { headers: headers(link.token) }), (r) => r.status === 200)
+        assert.deepStrictEqual(JSON.parse(ready.text), { status: "ok" })
+        assert.strictEqual(
+          (yield* http(new URL("/vscode/connection_token", link.url).toString(), {
+            headers: { "X-Daytona-Preview-Token": link.token }
+          })).status,
+          403
+        )
 
-      // A POST body streams through the proxy to the server, which runs it in the sandbox's workspace.
-      const run = yield* http(`${link.url}/execute_action`, {
-        method: "POST",
-        headers: { ...headers(link.token), "Content-Type": "application/json" },
-        body: JSON.stringify({ action: { action: "run", args: { command: "pwd; echo $SESSION_API_KEY" } } })
+        // A POST body streams through the proxy to the server, which runs it in the sandbox's workspace.
+        const run = yield* http(new URL("/execute_action", link.url).toString(), {
+          method: "POST",
+          headers: { ...headers(link.token), "Content-Type": "application/json" },
+          body: JSON.stringify({ action: { action: "run", args: { command: "pwd; echo $SESSION_API_KEY" } } })
+        })
+        assert.strictEqual(run.status, 200)
+        const content: string = JSON.parse(run.text).content
+        assert.match(content, /\/sandboxes\/[0-9a-f-]+\/workspace\nsession-key-1$/)
+
+        const command = yield* call(() => sandbox.process.getSessionCommand("action-execution-server", cmdId))
+        assert.isUndefined(command.exitCode)
+        const logs = yield* call(() => sandbox.process.getSessionCommandLogs("action-execution-server", cmdId))
+        assert.include(logs.stdout, "Action execution server running")
+        assert.include(logs.stdout, "GET /alive 200")
+        assert.strictEqual(yield* control.liveProcesses, 1)
+
+        yield* call(() => sandbox.stop())
+        assert.strictEqual(yield* control.liveProcesses, 0)
+        // A stopped sandbox has no IP: Daytona's runner answers 400 in common-go's ErrorResponse.
+        const stopped = yield* http(alive, { headers: headers(link.token) })
+        assert.strictEqual(stopped.status, 400)
+        assert.match(JSON.parse(stopped.text).message, /no IP address found\. Is the Sandbox started\?$/)
+        assert.strictEqual(JSON.parse(stopped.text).code, "BAD_REQUEST")
+        yield* call(() => sandbox.start())
+        assert.strictEqual((yield* http(alive, { headers: headers(link.token), redirect: "manual" })).status, 307)
+        const fresh = yield* call(() => sandbox.getPreviewLink(4444))
+        assert.strictEqual(fresh.url, link.url)
+        assert.notStrictEqual(fresh.token, link.token)
+        assert.strictEqual((yield* http(alive, { headers: headers(fresh.token) })).status, 502)
+
+        // The origin closes with its sandbox.
+        yield* call(() => sandbox.delete())
+        yield* waitUntil(control.previewOrigins, (n) => n === 0)
+        assert.strictEqual(transportCode(yield* Effect.flip(http(alive))), "ECONNREFUSED")
       })
-      assert.strictEqual(run.status, 200)
-      const content: string = JSON.parse(run.text).content
-      assert.match(content, /\/sandboxes\/[0-9a-f-]+\/workspace\nsession-key-1$/)
-
-      const command = yield* call(() => sandbox.process.getSessionCommand("action-execution-server", cmdId))
-      assert.isUndefined(command.exitCode)
-      const logs = yield* call(() => sandbox.process.getSessionCommandLogs("action-execution-server", cmdId))
-      assert.include(logs.stdout, "Action execution server running")
-      assert.include(logs.stdout, "GET /alive 200")
-      assert.strictEqual(yield* control.liveProcesses, 1)
-
-      yield* call(() => sandbox.stop())
-      assert.strictEqual(yield* control.liveProcesses, 0)
-      assert.strictEqual((yield* http(`${link.url}/alive`, { headers: headers(link.token) })).status, 503)
-      yield* call(() => sandbox.start())
-      assert.strictEqual((yield* http(`${link.url}/alive`, { headers: headers(link.token) })).status, 401)
-      const fresh = yield* call(() => sandbox.getPreviewLink(4444))
-      assert.notStrictEqual(fresh.token, link.token)
-      assert.strictEqual((yield* http(`${fresh.url}/alive`, { headers: headers(fresh.token) })).status, 502)
-
-      assert.strictEqual((yield* http(`${link.url.replace(sandbox.id, "nope")}/alive`)).status, 404)
-    })
   )
 
-  it.scopedLive("a public sandbox needs no token; a signed URL works without it until it expires", () =>
+  it.scopedLive("a public sandbox needs no token; a signed URL is its own origin, works until it expires", () =>
     Effect.gen(function* () {
       const control = yield* Emulator.make({ actionServer: { bootDelay: "0 millis" } })
       const daytona = yield* sdk(control)
@@ -99,14 +112,22 @@ describe("Emulator action server and preview", () => {
       const signed = yield* call(() => locked.sandbox.getSignedPreviewUrl(4444, 1))
       assert.strictEqual(signed.sandboxId, locked.sandbox.id)
       assert.strictEqual(signed.port, 4444)
-      assert.strictEqual(signed.url, `${control.apiUrl.replace(/\/api$/, "")}/preview-signed/${signed.token}`)
+      assert.match(signed.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+      assert.match(signed.token, /^[0-9a-z]{16}$/)
       const ok = yield* waitUntil(http(`${signed.url}/alive`, { headers: headers() }), (r) => r.status === 200)
       assert.deepStrictEqual(JSON.parse(ok.text), { status: "ok" })
+      const cookie = (ok.headers.get("set-cookie") ?? "").split(";")[0]!
+      assert.match(cookie, new RegExp(`^daytona-sandbox-auth-${signed.token}=`))
       yield* Effect.sleep("1100 millis")
-      const expired = yield* http(`${signed.url}/alive`, { headers: headers() })
-      assert.strictEqual(expired.status, 400)
-      assert.include(expired.headers.get("content-type") ?? "", "text/html")
-      assert.include(expired.text, "expired")
+      const expired = yield* http(`${signed.url}/alive`, { headers: headers(), redirect: "manual" })
+      assert.strictEqual(expired.status, 307)
+      // The cookie the proxy set keeps working, as Daytona's does.
+      const withCookie = yield* http(`${signed.url}/alive`, { headers: { ...headers(), Cookie: cookie } })
+      assert.strictEqual(withCookie.status, 200)
+      // Followed, the redirect ends on the login page's HTML 400 (daytonaio/daytona#3891).
+      const followed = yield* http(`${signed.url}/alive`, { headers: headers() })
+      assert.strictEqual(followed.status, 400)
+      assert.include(followed.headers.get("content-type") ?? "", "text/html")
     })
   )
 
@@ -120,6 +141,7 @@ describe("Emulator action server and preview", () => {
       const refused = yield* Effect.flip(http(`${link.url}/alive`, { headers: headers(link.token) }))
       assert.strictEqual(transportCode(refused), "ECONNREFUSED")
       yield* waitUntil(http(`${link.url}/alive`, { headers: headers(link.token) }), (r) => r.status === 200)
+      // In direct mode the action server itself checks the token.
       assert.strictEqual((yield* http(`${link.url}/alive`, { headers: headers() })).status, 401)
 
       yield* call(() => sandbox.stop())

@@ -24,6 +24,20 @@ export const sdk = (control: EmulatorControlService, apiKey?: string) =>
     (daytona) => Effect.promise(() => daytona[Symbol.asyncDispose]())
   )
 
+/** A `Daytona` client of the emulator in the SDK's default mode (events over Socket.IO), disposed with the scope. */
+export const sdkWithEvents = (control: EmulatorControlService) =>
+  Effect.acquireRelease(
+    Effect.sync(
+      () =>
+        new Daytona({
+          apiKey: Redacted.value(control.apiKey),
+          apiUrl: control.apiUrl,
+          target: "us"
+        } as ConstructorParameters<typeof Daytona>[0])
+    ),
+    (daytona) => Effect.promise(() => daytona[Symbol.asyncDispose]())
+  )
+
 /** Runs a Promise-returning SDK call; a rejection becomes the failure (kept as is, to inspect its class). */
 export const call = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (error) => error })
 

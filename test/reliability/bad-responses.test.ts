@@ -90,7 +90,8 @@ describe.concurrent("malformed responses", () => {
         const error = typedError(yield* bounded(acquireOnce({ sid: "m-get" }), LIMIT))
         assert.strictEqual(error._tag, "DaytonaApiError")
         yield* assertNothingStarted("m-get", ["stopped"])
-      }).pipe(Effect.provide(emulatorStack({ latencies: { create: "300 millis" } })))
+        // A start slower than Daytona's wait: the create answers `creating` and the SDK polls.
+      }).pipe(Effect.provide(emulatorStack({ latencies: { create: "300 millis" }, startWait: 0 })))
     )
 
     it.live("list (the SID lookup of attach): a typed error, nothing created", () =>

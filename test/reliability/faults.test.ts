@@ -228,7 +228,8 @@ describe("fault matrix: the Daytona API", () => {
       assert.strictEqual(error._tag === "DaytonaApiError" && error.reason, "Unknown")
       assert.match(error.message, /could not be read/)
       yield* assertNothingLeaked("f-malformed", ["stopped"])
-    }).pipe(Effect.provide(stack()))
+      // A start slower than Daytona's wait: the create answers `creating` and the SDK polls.
+    }).pipe(Effect.provide(stack({ startWait: 0 })))
   )
 
   it.live("a malformed preview link: a typed DaytonaApiError (Unknown), the sandbox is stopped", () =>
