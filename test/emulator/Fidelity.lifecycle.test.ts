@@ -44,7 +44,8 @@ describe("Daytona fidelity: the sandbox state machine", () => {
 
   it.scopedLive("delete during creating, starting or stopping, and delete twice: 409", () =>
     Effect.gen(function* () {
-      const control = yield* Emulator.make()
+      // A slow delete, so the second one surely meets the first still under way (not a sandbox already gone).
+      const control = yield* Emulator.make({ latencies: { delete: "3 seconds" } })
       const send = api(control)
       const daytona = yield* sdk(control)
       const sandbox = yield* call(() => daytona.create())
