@@ -9,6 +9,9 @@
  * and recover answer `started` at once); action servers boot in 200 ms with no 502 burst; preview mode `proxy`;
  * action servers in-process; target `us`; auto-stop in real minutes.
  *
+ * With `actionServerCommand` a launch of the action execution server runs that command instead of the built-in
+ * server (e.g. the real OpenHands server).
+ *
  * Differences from Daytona worth knowing: each session command is its own `bash -c` (no shell state is shared
  * between the commands of a session); lists are always newest first (`sort`/`order` are ignored); signed preview
  * URLs always go through the emulator's proxy, also in `direct` mode; servers launched in `child` mode get the
@@ -23,7 +26,7 @@ import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-no
 import { Context, Data, Effect, Either, Layer, Option, Redacted, Ref } from "effect"
 import type { Duration, Scope } from "effect"
 import { randomBytes, randomUUID } from "node:crypto"
-import { existsSync } from "node:fs"
+import { chmodSync, existsSync, statSync } from "node:fs"
 import * as Http from "node:http"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
@@ -75,6 +78,16 @@ export interface EmulatorOptions {
   readonly previewMode?: "direct" | "proxy" | undefined
   /** `in-process` (default) or `child` (a real `node ActionServerMain.js` process; needs `npm run build`). */
   readonly actionServerMode?: "in-process" | "child" | undefined
+  /**
+   * Run this command instead of the built-in action server when a session command launches
+   * `openhands.runtime.action_execution_server PORT …`: `CMD <hostPort> <the launch's arguments after the port>`,
+   * with the sandbox's host workspace folder as `--working-dir` and the sandbox env (`SESSION_API_KEY`
+   * included); its output is the session command's output and it ends (process group) with the session. E.g.
+   * the real OpenHands server: `../shared/openhands-server/serve`. A relative path is taken from the current
+   * folder. The boot delay, 502 burst, VSCode token and `action.*` faults do not apply to it. The data folder is
+   * made traversable (`o+x`), as the real server's shell runs as another user.
+   */
+  readonly actionServerCommand?: string | undefined
   readonly latencies?: Partial<Latencies> | undefined
   /** Default: boot delay 200 ms, no 502 burst, a random VSCode token. */
   readonly actionServer?: Partial<ActionServerBehaviour> | undefined
@@ -169,6 +182,30 @@ const actionServerMain = (): Option.Option<string> => {
 const platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layer)
 
 /**
+ * The external action server command, its program made absolute when it is a relative path (sandbox commands
+ * run in the sandbox's folder); a program given as a path must exist.
+ */
+const resolveCommand = (command: string | undefined): Effect.Effect<Option.Option<string>, EmulatorError> =>
+  Effect.suspend(() => {
+    if (command === undefined) return Effect.succeedNone
+    const trimmed = command.trim()
+    if (trimmed === "") {
+      return Effect.fail(new EmulatorError({ reason: "actionServerCommand is empty: give the command to run" }))
+    }
+    const [program = "", ...rest] = trimmed.split(/\s+/)
+    if (!program.includes("/")) return Effect.succeed(Option.some(trimmed))
+    const absolute = NodePath.resolve(program)
+    if (!existsSync(absolute)) {
+      return Effect.fail(
+        new EmulatorError({
+          reason: `actionServerCommand: ${absolute} does not exist (give the path of the server command)`
+        })
+      )
+    }
+    return Effect.succeed(Option.some([absolute.replace(/([^\w@%+=:,./-])/g, "\\$1"), ...rest].join(" ")))
+  })
+
+/**
  * Starts an emulator on 127.0.0.1. Closing the scope ends every sandbox process, action server, the HTTP server
  * and (unless `dataDir` was given) the data folder.
  *
@@ -205,6 +242,12 @@ export const make = (
       return yield* new EmulatorError({
         reason: "actionServerMode child needs the compiled dist/emulator/ActionServerMain.js: run `npm run build` first"
       })
+    }
+
+    const actionServerCommand = yield* resolveCommand(options.actionServerCommand)
+    if (Option.isSome(actionServerCommand)) {
+      // The real server runs its shell as another user (openhands, 1000): it must be able to reach the workspace.
+      yield* Effect.sync(() => chmodSync(dataDir, statSync(dataDir).mode | 0o711))
     }
 
     const server = Http.createServer()
@@ -252,7 +295,8 @@ export const make = (
       behaviour,
       faults,
       mainPath,
-      servers
+      servers,
+      command: actionServerCommand
     })
     const guard = makeGuard({ apiKey, faults, requests })
     const router = HttpRouter.concatAll(
