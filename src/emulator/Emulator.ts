@@ -31,6 +31,7 @@ import * as Http from "node:http"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { DaytonaConfig } from "../services/DaytonaConfig.js"
+import { shellWords } from "./ActionLaunch.js"
 import type { RunningActionServer } from "./ActionServerApp.js"
 import { apiRouter } from "./ApiRoutes.js"
 import { defaultLatencies } from "./Dto.js"
@@ -192,7 +193,7 @@ const resolveCommand = (command: string | undefined): Effect.Effect<Option.Optio
     if (trimmed === "") {
       return Effect.fail(new EmulatorError({ reason: "actionServerCommand is empty: give the command to run" }))
     }
-    const [program = "", ...rest] = trimmed.split(/\s+/)
+    const [program = "", ...rest] = shellWords(trimmed)
     if (!program.includes("/")) return Effect.succeed(Option.some(trimmed))
     const absolute = NodePath.resolve(program)
     if (!existsSync(absolute)) {
@@ -202,7 +203,8 @@ const resolveCommand = (command: string | undefined): Effect.Effect<Option.Optio
         })
       )
     }
-    return Effect.succeed(Option.some([absolute.replace(/([^\w@%+=:,./-])/g, "\\$1"), ...rest].join(" ")))
+    const quote = (word: string) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)
+    return Effect.succeed(Option.some([absolute, ...rest].map(quote).join(" ")))
   })
 
 /**
