@@ -224,18 +224,19 @@ const decodeAny = Schema.decodeUnknownEither(OpenHandsWire.AnyObservation)
 const decodeKnown = Schema.decodeUnknownEither(OpenHandsWire.KnownObservation)
 
 /**
- * An observation from the JSON body of `/execute_action`. A known kind must have its shape (else the text says
- * what is wrong); any other kind is `Other` with the body kept as it came.
+ * An observation from the JSON body of `/execute_action`: a known kind with its shape becomes its typed
+ * observation; any other kind, or a known kind that lacks what it needs (a `run` without its command), is `Other`
+ * with the body kept as it came. Only a body that is not an observation at all (no string `observation`) is
+ * refused, with the reason.
  *
  * @since 0.1.0
  */
 export const decodeObservation = (body: unknown): Either.Either<Observation, string> =>
-  Either.flatMap(decodeAny(body), (any) => {
-    if (!OpenHandsWire.knownObservationKinds.has(any.observation)) {
-      const content = typeof any.content === "string" ? any.content : ""
-      return Either.right(Observation.Other({ observation: any.observation, content, raw: body }))
-    }
-    return Either.map(decodeKnown(body), (known) => fromKnown(known, body))
+  Either.map(decodeAny(body), (any) => {
+    const known = OpenHandsWire.knownObservationKinds.has(any.observation) ? decodeKnown(body) : undefined
+    if (known !== undefined && Either.isRight(known)) return fromKnown(known.right, body)
+    const content = typeof any.content === "string" ? any.content : ""
+    return Observation.Other({ observation: any.observation, content, raw: body })
   }).pipe(Either.mapLeft((error) => ParseResult.TreeFormatter.formatErrorSync(error)))
 
 /**

@@ -8,7 +8,7 @@ import { Effect, Layer } from "effect"
 import * as DaytonaRuntime from "../../src/DaytonaRuntime.js"
 import * as Emulator from "../../src/emulator/Emulator.js"
 import { Action } from "../../src/services/ActionServer.js"
-import { available, realTest, SERVE, skipReason, unraced } from "../real/support.js"
+import { available, realTest, SERVE, skipReason, steady } from "../real/support.js"
 
 if (!available) console.log(skipReason)
 
@@ -26,10 +26,12 @@ describe.skipIf(!available)("the lifecycle against the real server", () => {
             Effect.gen(function* () {
               const runtime = yield* DaytonaRuntime.acquire({ sid: `conformance-${previewMode}` })
               assert.strictEqual(yield* runtime.status, "READY")
-              const hello = yield* unraced(runtime.run("echo hello from the real server"))
-              const workspace = (yield* unraced(runtime.run("pwd"))).output
-              yield* unraced(runtime.run("mkdir -p src && cd src"))
-              const moved = yield* unraced(runtime.run("pwd"))
+              // The tests' commands are idempotent: a run the real server answered too early is run again.
+              const run = steady(runtime.run, runtime.interrupt())
+              const hello = yield* run("echo hello from the real server")
+              const workspace = (yield* run("pwd")).output
+              yield* run(`mkdir -p ${workspace}/src && cd ${workspace}/src`)
+              const moved = yield* run("pwd")
               const file = `${moved.output}/main.py`
               yield* runtime.execute(Action.Edit({ path: file, command: "create", fileText: "print('v1')\n" }))
               const edited = yield* runtime.execute(
@@ -37,7 +39,7 @@ describe.skipIf(!available)("the lifecycle against the real server", () => {
               )
               // A relative read starts in the shell's current folder.
               const read = yield* runtime.execute(Action.Read({ path: "main.py" }))
-              const ran = yield* unraced(runtime.run("python3 main.py"))
+              const ran = yield* run("python3 main.py")
               return { hello, workspace, moved, edited, read, ran, sandboxes: yield* control.sandboxes }
             })
           )

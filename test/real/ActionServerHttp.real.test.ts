@@ -17,10 +17,10 @@ import {
   available,
   type RealServer,
   realTest,
-  settle,
+  drain,
   skipReason,
   startRealServer,
-  unraced,
+  steady,
   zipNames,
   zipOf
 } from "./support.js"
@@ -48,18 +48,13 @@ const asRun = (observation: Observation): RunResult => {
   if (observation._tag !== "Run") throw new Error(`expected a run observation, got ${JSON.stringify(observation)}`)
   return fromObservation(observation)
 }
-const run = (command: string, options?: Parameters<typeof runAction>[1]) =>
-  unraced(Effect.map(execute(runAction(command, options)), asRun))
+const rawRun = (command: string, options?: Parameters<typeof runAction>[1]) =>
+  Effect.map(execute(runAction(command, options)), asRun)
 const input = (text: string, options?: Parameters<typeof inputAction>[1]) =>
-  unraced(Effect.map(execute(inputAction(text, options)), asRun))
+  Effect.map(execute(inputAction(text, options)), asRun)
+const run = steady(rawRun, input("C-c"))
 /** The shell idle in the working folder (a retried test may find it otherwise). */
-const ready = Effect.suspend(() =>
-  settle(
-    (command) => Effect.map(execute(runAction(command)), asRun),
-    Effect.map(execute(inputAction("C-c")), asRun),
-    server.workingDir
-  )
-)
+const ready = Effect.suspend(() => Effect.zipRight(drain(rawRun, input("C-c")), run(`cd ${server.workingDir}`)))
 
 describe.skipIf(!available)("the real action execution server through ActionServerHttp", () => {
   it.live(

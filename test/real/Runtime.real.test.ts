@@ -10,7 +10,7 @@ import { afterAll, beforeAll } from "vitest"
 import * as DaytonaRuntime from "../../src/DaytonaRuntime.js"
 import * as Emulator from "../../src/emulator/Emulator.js"
 import { Action } from "../../src/services/ActionServer.js"
-import { available, racedAhead, realTest, SERVE, settle, skipReason, unraced, zipOf } from "./support.js"
+import { available, drain, racedAhead, realTest, SERVE, skipReason, steady, zipOf } from "./support.js"
 
 if (!available) console.log(skipReason)
 
@@ -61,10 +61,11 @@ afterAll(async () => {
   await held?.close()
 })
 
-const run = (command: string, options?: DaytonaRuntime.RunOptions) => unraced(held.runtime.run(command, options))
+const run = (command: string, options?: DaytonaRuntime.RunOptions) =>
+  steady(held.runtime.run, held.runtime.interrupt())(command, options)
 /** The shell idle in the workspace (a retried test may find it otherwise). */
 const ready = Effect.suspend(() =>
-  settle((command) => held.runtime.run(command), held.runtime.interrupt(), held.workspace)
+  Effect.zipRight(drain(held.runtime.run, held.runtime.interrupt()), run(`cd ${held.workspace}`))
 )
 
 describe.skipIf(!available)("the runtime handle against the real server in the emulator", () => {

@@ -175,33 +175,44 @@ export const racedAhead = (result: RunResult): boolean =>
   result.output === "" &&
   result.metadata.prefix.startsWith("[Previous command outputs are truncated")
 
-/** Fails the test (a defect naming the race) when the server answered before the command was typed. */
-export const unraced = <E, R>(effect: Effect.Effect<RunResult, E, R>): Effect.Effect<RunResult, E, R> =>
-  Effect.tap(effect, (result) =>
-    racedAhead(result)
-      ? Effect.dieMessage("the real server answered before the command was typed (its race under CPU load)")
-      : Effect.void
-  )
+/**
+ * Waits until the shell is idle and its screen holds nothing left over: a marker echoed back alone (what runs is
+ * interrupted first).
+ */
+export const drain = <E, R>(
+  run: (command: string) => Effect.Effect<RunResult, E, R>,
+  interrupt: Effect.Effect<RunResult, E, R>
+): Effect.Effect<void, E, R> =>
+  Effect.gen(function* () {
+    for (let attempt = 0; attempt < 12; attempt++) {
+      const marker = `drained-${attempt}`
+      const result = yield* run(`echo ${marker}`)
+      if (result._tag === "Completed" && result.output === marker && !racedAhead(result)) return
+      if (result._tag !== "Completed") yield* interrupt
+      yield* Effect.sleep("300 millis")
+    }
+    return yield* Effect.dieMessage("the real server's shell did not settle")
+  })
 
 /**
- * Brings the shell back to a known state before a test (a retried one may find a command still running, or the
- * output of a raced one waiting): interrupt what runs, `cd` to `folder`, until a marker echoes back alone.
+ * `run` that works around {@link racedAhead}: when the server answered before the command was typed, it waits
+ * for the shell to settle ({@link drain}) and runs the command again (the tests' commands are idempotent: absolute
+ * `cd`s, `mkdir -p`, …). Every other result is returned as it is.
  */
-export const settle = <E, R>(
-  run: (command: string) => Effect.Effect<RunResult, E, R>,
-  interrupt: Effect.Effect<RunResult, E, R>,
-  folder: string
-): Effect.Effect<void, E | string, R> =>
-  Effect.gen(function* () {
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const marker = `settled-${attempt}`
-      const result = yield* run(`cd ${folder} && echo ${marker}`)
-      if (result._tag === "Completed" && result.output === marker) return
-      if (result._tag !== "Completed") yield* interrupt
-      yield* Effect.sleep("500 millis")
-    }
-    return yield* Effect.fail("the real server's shell did not settle")
-  })
+export const steady =
+  <O, E, R>(
+    run: (command: string, options?: O) => Effect.Effect<RunResult, E, R>,
+    interrupt: Effect.Effect<RunResult, E, R>
+  ) =>
+  (command: string, options?: O): Effect.Effect<RunResult, E, R> =>
+    Effect.gen(function* () {
+      for (let attempt = 0; attempt < 4; attempt++) {
+        const result = yield* run(command, options)
+        if (!racedAhead(result)) return result
+        yield* drain((marker) => run(marker), interrupt)
+      }
+      return yield* Effect.dieMessage(`the real server kept answering ${JSON.stringify(command)} before running it`)
+    })
 
 /** Options of a test against the real server: retried (see {@link racedAhead}), with time for its polling. */
 export const realTest = { retry: 2, timeout: 90_000 } as const

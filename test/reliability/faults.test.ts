@@ -291,15 +291,18 @@ describe("fault matrix: the action execution server", () => {
     () =>
       Effect.gen(function* () {
         const control = yield* Emulator.EmulatorControl
-        yield* control.inject("action.execute", Fault.SlowLoris({ duration: "30 seconds" }))
         let elapsed = 0
         const error = typedFailure(
-          yield* session({ sid: "f-loris" }, (runtime) => {
-            const started = Date.now()
-            return runtime
-              .run("echo slow", { timeout: "1 second" })
-              .pipe(Effect.ensuring(Effect.sync(() => (elapsed = Date.now() - started))))
-          })
+          // Injected once the runtime is ready: its shell setup is an action too.
+          yield* session({ sid: "f-loris" }, (runtime) =>
+            Effect.gen(function* () {
+              yield* control.inject("action.execute", Fault.SlowLoris({ duration: "30 seconds" }))
+              const started = Date.now()
+              return yield* runtime
+                .run("echo slow", { timeout: "1 second" })
+                .pipe(Effect.ensuring(Effect.sync(() => (elapsed = Date.now() - started))))
+            })
+          )
         )
         assert.strictEqual(error._tag, "RequestTimeout")
         if (error._tag === "RequestTimeout") {
