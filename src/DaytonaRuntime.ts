@@ -17,11 +17,15 @@ import type { RuntimeEvents } from "./services/RuntimeEvents.js"
 
 export {
   acquire,
+  type ActionEvent,
   type DaytonaRuntimeHandle,
-  type RunResult,
+  type ObservationEvent,
+  type RunOptions,
+  RunResult,
+  type RunResultCommon,
   type RuntimeRequirements
 } from "./programs/DaytonaRuntime.js"
-export type { OnClose, RuntimeOptions } from "./programs/Options.js"
+export type { OnClose, RuntimeOptions, ServerLauncher } from "./programs/Options.js"
 
 /**
  * The action server client over undici's keep-alive pool, and the event bus: what `acquire` needs

@@ -42,15 +42,20 @@ export {
   type ActionServerError,
   type ActionServerService,
   ConnectionRefused,
+  type ActionCommon,
   DecodeError,
+  type EditCommand,
   type Endpoint,
   HttpStatusError,
   isActionServerError,
   Observation,
   RequestTimeout,
+  type RunMetadata,
+  runMetadata,
   TransportError,
   type UploadFile
 } from "./services/ActionServer.js"
+export * as OpenHandsWire from "./services/OpenHandsWire.js"
 export {
   type CloseAction,
   describeEvent,
@@ -60,7 +65,7 @@ export {
   type RuntimeStatus
 } from "./services/RuntimeEvents.js"
 export { ActionFailed, ActionServerNotReady, type ConnectError, SandboxUnusable } from "./programs/Errors.js"
-export { InvalidRuntimeOptions, type OnClose, type RuntimeOptions } from "./programs/Options.js"
+export { InvalidRuntimeOptions, type OnClose, type RuntimeOptions, type ServerLauncher } from "./programs/Options.js"
 export { Coordinator } from "./programs/Coordinator.js"
 export * as ActionServerHttp from "./layers/ActionServerHttp.js"
 export * as DaytonaClientMemory from "./layers/DaytonaClientMemory.js"

@@ -41,13 +41,24 @@ const sidOption = Options.text("sid").pipe(
   Options.withDescription("The session id: the sandbox label OpenHands_SID (default: default)")
 )
 
+const actionServerCommand = Options.text("action-server-command").pipe(
+  Options.optional,
+  Options.withDescription(
+    "With the emulator: run this command as the action execution server instead of the built-in one, as " +
+      "CMD <port> <the launch arguments> (e.g. the real OpenHands server: ../shared/openhands-server/serve)"
+  )
+)
+
 const runtimeOptions = {
   ...common,
   sid: Options.optional(sidOption),
   attach: Options.boolean("attach").pipe(
     Options.withDescription("Attach to the sandbox of the SID (or create it); close then keeps it")
-  )
+  ),
+  actionServerCommand
 }
+
+const durationText = /^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$/
 
 /** Runs a command's effect with the logger from the environment, reporting its failure. */
 const handle =
@@ -81,6 +92,21 @@ const exec = Command.make(
   "exec",
   {
     ...runtimeOptions,
+    timeout: Options.text("timeout").pipe(
+      Options.withDefault("120s"),
+      Options.mapEffect((text) =>
+        /^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text.trim())
+          ? Effect.succeed(text.trim())
+          : Effect.fail(
+              ValidationError.invalidValue(
+                HelpDoc.p(`--timeout: ${JSON.stringify(text)} is not a duration; use e.g. 30s, 10m or 1h`)
+              )
+            )
+      ),
+      Options.withDescription(
+        "How long the command may run (default 120s); still running then, it is interrupted (C-c) and exec exits 124"
+      )
+    ),
     command: Args.text({ name: "command" }).pipe(
       Args.atLeast(1),
       Args.withDescription(
@@ -91,7 +117,7 @@ const exec = Command.make(
   handle((flags) =>
     lazy(
       () => import("./Session.js"),
-      (m) => m.exec(flags, flags.command)
+      (m) => m.exec(flags, flags.command, flags.timeout)
     )
   )
 ).pipe(
@@ -132,8 +158,6 @@ const del = Command.make(
     )
   )
 ).pipe(Command.withDescription("Delete the sandbox(es) of a SID"))
-
-const durationText = /^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$/
 
 const reap = Command.make(
   "reap",
@@ -200,7 +224,8 @@ const emulator = Command.make(
     apiKey: Options.text("api-key").pipe(
       Options.optional,
       Options.withDescription("The API key clients must send (default: a random one, printed)")
-    )
+    ),
+    actionServerCommand
   },
   handle((flags) =>
     lazy(

@@ -195,11 +195,17 @@ const connectCheck = (flags: DoctorFlags) =>
       )
     )
     const seconds = (((yield* Clock.currentTimeMillis) - start) / 1000).toFixed(1)
-    if (Exit.isSuccess(exit) && exit.value.exitCode === 0) {
+    if (Exit.isSuccess(exit) && exit.value._tag === "Completed" && exit.value.exitCode === 0) {
       return { name: "runtime", status: "ok", detail: `a sandbox answered a command ${seconds} s after the request` }
     }
     const failure = Exit.isSuccess(exit)
-      ? { what: `the test command exited with ${exit.value.exitCode}`, fix: "Check the snapshot's shell" }
+      ? {
+          what:
+            exit.value._tag === "Completed"
+              ? `the test command exited with ${exit.value.exitCode}`
+              : `the test command did not complete: ${exit.value.reason}`,
+          fix: "Check the snapshot's shell"
+        }
       : Option.getOrElse(Errors.fromCause(exit.cause), () => ({ what: "interrupted", fix: "Run it again" }))
     return { name: "runtime", status: "fail", detail: failure.what, fix: failure.fix }
   }).pipe(Effect.map((check): Check => check as Check))

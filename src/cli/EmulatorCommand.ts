@@ -1,5 +1,6 @@
 /**
- * `emulator [--port N] [--api-key K] [--json]`: runs the local Daytona emulator until Ctrl-C (or SIGTERM),
+ * `emulator [--port N] [--api-key K] [--json] [--action-server-command CMD]`: runs the local Daytona emulator until
+ * Ctrl-C (or SIGTERM),
  * which ends every sandbox process and removes its data folder. It prints where it listens and its API
  * key (a local, throw-away key: printing it is how a client learns it).
  *
@@ -19,6 +20,7 @@ export interface EmulatorFlags {
   readonly verbose: boolean
   readonly port: number
   readonly apiKey: Option.Option<string>
+  readonly actionServerCommand: Option.Option<string>
 }
 
 /**
@@ -28,5 +30,11 @@ export interface EmulatorFlags {
  */
 export const emulator = (flags: EmulatorFlags) =>
   Effect.flatMap(Env.emulatorKnobs, (knobs) =>
-    Standalone.run({ port: flags.port, apiKey: Option.getOrUndefined(flags.apiKey), json: flags.json, ...knobs })
+    Standalone.run({
+      port: flags.port,
+      apiKey: Option.getOrUndefined(flags.apiKey),
+      json: flags.json,
+      actionServerCommand: Option.getOrUndefined(flags.actionServerCommand),
+      ...knobs
+    })
   )

@@ -12,6 +12,7 @@ import type { DaytonaClient } from "../services/DaytonaClient.js"
 import { DaytonaConfig, Defaults, strictBoolean, Variables } from "../services/DaytonaConfig.js"
 import type { RuntimeEvents } from "../services/RuntimeEvents.js"
 import type { Coordinator } from "../programs/Coordinator.js"
+import { UsageError } from "./Errors.js"
 
 /**
  * The flags every command takes.
@@ -25,6 +26,8 @@ export interface CommonFlags {
   readonly json: boolean
   /** Show the cause of a failure. */
   readonly verbose: boolean
+  /** With the emulator: the command run instead of its built-in action server. */
+  readonly actionServerCommand?: Option.Option<string> | undefined
 }
 
 /**
@@ -91,21 +94,32 @@ export const emulatorEnv = Config.all({
  *
  * @since 0.1.0
  */
-export const configLayer = (flags: CommonFlags): Layer.Layer<DaytonaConfig, unknown> =>
-  flags.emulator
-    ? Layer.unwrapEffect(
-        Effect.gen(function* () {
-          const env = yield* emulatorEnv
-          const Emulator = yield* Effect.promise(() => import("../emulator/Emulator.js"))
-          return Emulator.layer({
-            public: env.public,
-            deleteOnClose: env.deleteOnClose,
-            disableAutoStop: env.disableAutoStop,
-            ...env.knobs
+export const configLayer = (flags: CommonFlags): Layer.Layer<DaytonaConfig, unknown> => {
+  const actionServerCommand = Option.getOrUndefined(flags.actionServerCommand ?? Option.none())
+  if (!flags.emulator) {
+    return actionServerCommand === undefined
+      ? DaytonaConfig.layer
+      : Layer.fail(
+          new UsageError({
+            what: "--action-server-command works only with --emulator",
+            fix: "Add --emulator, or leave --action-server-command out to use DAYTONA_API_URL"
           })
-        })
-      )
-    : DaytonaConfig.layer
+        )
+  }
+  return Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const env = yield* emulatorEnv
+      const Emulator = yield* Effect.promise(() => import("../emulator/Emulator.js"))
+      return Emulator.layer({
+        public: env.public,
+        deleteOnClose: env.deleteOnClose,
+        disableAutoStop: env.disableAutoStop,
+        actionServerCommand,
+        ...env.knobs
+      })
+    })
+  )
+}
 
 /**
  * The configuration and the Daytona client.

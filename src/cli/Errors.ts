@@ -193,6 +193,14 @@ export const classify = (error: unknown): Failure => {
     case "ActionFailed":
       return { tag: e._tag, what: message, fix: "Check the command and the sandbox's workspace", exitCode: 1 }
     case "EmulatorError":
+      if (message.startsWith("actionServerCommand")) {
+        return {
+          tag: e._tag,
+          what: `The emulator could not start: ${message}`,
+          fix: "Give --action-server-command the path of the server command, e.g. ../shared/openhands-server/serve",
+          exitCode: 2
+        }
+      }
       return {
         tag: e._tag,
         what: `The emulator could not start: ${message}`,

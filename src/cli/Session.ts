@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Console, Effect, Either, Option, Redacted } from "effect"
+import { Console, Duration, Effect, Either, Option, Redacted } from "effect"
 import { acquire } from "../programs/DaytonaRuntime.js"
 import type { DaytonaRuntimeHandle } from "../programs/DaytonaRuntime.js"
 import type { RuntimeOptions } from "../programs/Options.js"
@@ -12,6 +12,7 @@ import { RuntimeEvents } from "../services/RuntimeEvents.js"
 import * as Env from "./Env.js"
 import { UsageError } from "./Errors.js"
 import * as Output from "./Output.js"
+import { parseDuration } from "./Reap.js"
 
 /**
  * The flags of `connect` and `exec`.
@@ -114,13 +115,18 @@ export const commandLine = (args: ReadonlyArray<string>): string =>
     ? args[0]!
     : args.map((arg) => (SAFE_WORD.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(" ")
 
+/** The exit code of `exec` when the command was still running at the end of its timeout (as `timeout(1)`). */
+export const STILL_RUNNING_EXIT_CODE = 124
+
 /**
- * `exec`: connects, runs the command through the action server, prints its output on stdout (or one
- * JSON document), closes, and exits with the command's exit code.
+ * `exec`: connects, runs the command through the action server (blocking, up to `timeout`), prints its output on
+ * stdout (or one JSON document), closes, and exits with the command's exit code. A command still running at the
+ * end of its timeout is interrupted (`C-c`, so that an attached sandbox's shell is free again); exec then prints
+ * what it had printed, says so and exits 124.
  *
  * @since 0.1.0
  */
-export const exec = (flags: RuntimeFlags, args: ReadonlyArray<string>) =>
+export const exec = (flags: RuntimeFlags, args: ReadonlyArray<string>, timeoutText = "120s") =>
   Effect.gen(function* () {
     const command = commandLine(args)
     if (command.trim() === "") {
@@ -137,26 +143,50 @@ export const exec = (flags: RuntimeFlags, args: ReadonlyArray<string>) =>
         fix: "Put exec's options before --, and the command after it, e.g. effect-daytona exec --json -- echo hi"
       })
     }
+    const timeout = Option.filter(parseDuration(timeoutText), Duration.greaterThan(Duration.zero))
+    if (Option.isNone(timeout)) {
+      return yield* new UsageError({
+        what: `--timeout ${JSON.stringify(timeoutText)} is not a duration`,
+        fix: "Use e.g. --timeout 30s, 10m or 1h"
+      })
+    }
     yield* withRuntime(flags, (runtime) =>
       Effect.gen(function* () {
         yield* Output.note(describeRuntime(runtime))
         yield* Output.note(`  running:       ${command}`)
-        const result = yield* runtime.run(command)
+        const result = yield* runtime.run(command, { timeout: timeout.value })
+        const completed = result._tag === "Completed"
+        const exitCode = completed ? result.exitCode : result._tag === "StillRunning" ? STILL_RUNNING_EXIT_CODE : 1
+        const reason = completed ? undefined : result.reason
+        if (result._tag === "StillRunning") {
+          // Free the shell: the sandbox may be kept (--attach) and its next command would not be executed.
+          yield* runtime.interrupt().pipe(Effect.timeout("15 seconds"), Effect.ignore)
+        }
         if (flags.json) {
           yield* Output.printJson({
-            ok: true,
+            ok: completed,
+            status: completed ? "completed" : result._tag === "StillRunning" ? "still-running" : "not-executed",
             sid: runtime.sid,
             sandboxId: runtime.sandboxId,
             actionServerUrl: runtime.actionServerUrl,
             command,
-            exitCode: result.exitCode,
-            output: result.output
+            exitCode,
+            output: result.output,
+            ...(reason === undefined ? {} : { reason })
           })
         } else if (result.output !== "") {
           yield* Console.log(result.output)
         }
-        yield* Output.note(`  exit code:     ${result.exitCode}`)
-        yield* Output.setExitCode(result.exitCode)
+        if (result._tag === "StillRunning") {
+          yield* Output.note(
+            `  still running: the command did not finish within ${Duration.format(timeout.value)}; it was ` +
+              `interrupted (C-c). Give it more time with --timeout, e.g. --timeout 10m`
+          )
+        } else if (!completed) {
+          yield* Output.note(`  not run:       ${reason}`)
+        }
+        yield* Output.note(`  exit code:     ${exitCode}`)
+        yield* Output.setExitCode(exitCode)
       })
     )
   })

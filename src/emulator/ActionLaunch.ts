@@ -7,11 +7,15 @@
  *   `action.*` faults reach it through `nextFault`.
  * - `child`: `node ActionServerMain.js` as a real process of the session; it gets the boot delay, the 502 burst
  *   and the VSCode token, but no injected faults.
+ * - an external command (`actionServerCommand`, e.g. the real OpenHands server's `serve`): `CMD <hostPort> <the
+ *   launch's arguments after the port>`, with the sandbox's host workspace folder as `--working-dir`, the sandbox
+ *   env (`SESSION_API_KEY` included), its output as the command's output; ended (process group) with the session.
  *
  * @since 0.1.0
  */
 import { Duration, Effect, ExecutionStrategy, Option, Redacted, Ref, Scope } from "effect"
 import * as NodePath from "node:path"
+import * as Isolation from "./Isolation.js"
 import type { RunningActionServer } from "./ActionServerApp.js"
 import { serve } from "./ActionServerApp.js"
 import { HttpFailure } from "./Dto.js"
@@ -32,6 +36,8 @@ export interface ActionLaunch {
   readonly port: number
   /** The working directory as the sandbox sees it. */
   readonly workingDir: string
+  /** The words after the port, up to the end of that shell command (quotes removed). */
+  readonly arguments: ReadonlyArray<string>
 }
 
 /**
@@ -48,6 +54,8 @@ export interface LauncherOptions {
   readonly mainPath: Option.Option<string>
   /** The in-process servers running now. */
   readonly servers: Set<RunningActionServer>
+  /** A command run instead of the built-in server (`CMD <hostPort> <arguments>`), e.g. the real server. */
+  readonly command: Option.Option<string>
 }
 
 const LAUNCH = /openhands\.runtime\.action_execution_server\s+(\d{1,5})\b/
@@ -64,7 +72,77 @@ export const parseLaunch = (command: string): Option.Option<ActionLaunch> => {
   const port = Number(launch[1])
   if (port < 1 || port > 65535) return Option.none()
   const dir = WORKING_DIR.exec(command)
-  return Option.some({ port, workingDir: dir === null ? "/workspace" : (dir[1] ?? dir[2] ?? dir[3] ?? "/workspace") })
+  return Option.some({
+    port,
+    workingDir: dir === null ? "/workspace" : (dir[1] ?? dir[2] ?? dir[3] ?? "/workspace"),
+    arguments: shellWords(command.slice(launch.index + launch[0].length))
+  })
+}
+
+/**
+ * The words of a shell command line up to its first unquoted control operator (`;`, `&`, `|`, a newline, a
+ * redirection or a comment), with quotes and backslashes removed as bash does. No expansion.
+ *
+ * @since 0.1.0
+ */
+export const shellWords = (text: string): ReadonlyArray<string> => {
+  const words: Array<string> = []
+  let word: string | undefined
+  const add = (chars: string) => {
+    word = (word ?? "") + chars
+  }
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!
+    if (c === " " || c === "\t") {
+      if (word !== undefined) words.push(word)
+      word = undefined
+    } else if (";&|\n<>()".includes(c) || (c === "#" && word === undefined)) {
+      break
+    } else if (c === "'") {
+      const end = text.indexOf("'", i + 1)
+      add(text.slice(i + 1, end === -1 ? text.length : end))
+      i = end === -1 ? text.length : end
+    } else if (c === '"') {
+      let j = i + 1
+      let chars = ""
+      for (; j < text.length && text[j] !== '"'; j++) {
+        if (text[j] === "\\" && j + 1 < text.length && '"\\$`\n'.includes(text[j + 1]!)) j++
+        chars += text[j]
+      }
+      add(chars)
+      i = j
+    } else if (c === "\\" && i + 1 < text.length) {
+      add(text[++i]!)
+    } else {
+      add(c)
+    }
+  }
+  if (word !== undefined) words.push(word)
+  return words
+}
+
+/**
+ * The launch's arguments with `--working-dir`'s value replaced by `hostDir` (added when there is none).
+ *
+ * @since 0.1.0
+ */
+export const withWorkingDir = (args: ReadonlyArray<string>, hostDir: string): ReadonlyArray<string> => {
+  const out: Array<string> = []
+  let found = false
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (arg === "--working-dir") {
+      out.push(arg, hostDir)
+      i++
+      found = true
+    } else if (arg.startsWith("--working-dir=")) {
+      out.push(`--working-dir=${hostDir}`)
+      found = true
+    } else {
+      out.push(arg)
+    }
+  }
+  return found ? out : [...out, "--working-dir", hostDir]
 }
 
 /** The package folder of the compiled entry `<root>/dist/emulator/ActionServerMain.js` (its node_modules beside). */
@@ -91,6 +169,20 @@ export const launchActionServer = (
     const hostPort = yield* store.hostPort(sandbox.id, launch.port)
     const behaviour = yield* Ref.get(options.behaviour)
     const workingDir = host.isolation.hostPath(sandbox, launch.workingDir)
+    if (Option.isSome(options.command)) {
+      // The launch command itself is not run: its arguments go to the external server, on the host port. The
+      // external server is the emulator user's own program: it runs on the host (unisolated), in the sandbox's
+      // folder, and ends with the session like any session command.
+      const args = withWorkingDir(launch.arguments, workingDir)
+      const script =
+        `mkdir -p ${quote(workingDir)} && exec ${options.command.value} ${hostPort} ` + args.map(quote).join(" ")
+      return yield* spawn(
+        host,
+        parent,
+        { sandbox, script, cwd: "/", env: commandEnv(sandbox), isolation: Isolation.host },
+        command
+      )
+    }
     const previewToken =
       options.previewMode === "direct" && !sandbox.public
         ? Option.some(Redacted.value(sandbox.previewToken))

@@ -18,6 +18,9 @@
  * `direct` mode; servers launched in `child` mode get the boot delay, the 502 burst and the VSCode token but no
  * injected `action.*` faults; there is no login behind the proxy's 307 (the login page answers 400).
  *
+ * With `actionServerCommand` a launch of the action execution server runs that command instead of the built-in
+ * server (e.g. the real OpenHands server), on the host.
+ *
  * @since 0.1.0
  */
 import { FileSystem } from "@effect/platform"
@@ -26,11 +29,12 @@ import { NodeContext, NodeHttpClient, NodeHttpServer } from "@effect/platform-no
 import { Context, Data, Effect, Either, Layer, Option, Redacted, Ref } from "effect"
 import type { Duration, Scope } from "effect"
 import { randomBytes, randomUUID } from "node:crypto"
-import { existsSync } from "node:fs"
+import { chmodSync, existsSync, statSync } from "node:fs"
 import * as Http from "node:http"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { DaytonaConfig } from "../services/DaytonaConfig.js"
+import { shellWords } from "./ActionLaunch.js"
 import type { RunningActionServer } from "./ActionServerApp.js"
 import { apiRouter } from "./ApiRoutes.js"
 import { makeCatalog } from "./Catalog.js"
@@ -95,6 +99,16 @@ export interface EmulatorOptions {
   readonly previewMode?: "direct" | "proxy" | undefined
   /** `in-process` (default) or `child` (a real `node ActionServerMain.js` process; needs `npm run build`). */
   readonly actionServerMode?: "in-process" | "child" | undefined
+  /**
+   * Run this command instead of the built-in action server when a session command launches
+   * `openhands.runtime.action_execution_server PORT …`: `CMD <hostPort> <the launch's arguments after the port>`,
+   * with the sandbox's host workspace folder as `--working-dir` and the sandbox env (`SESSION_API_KEY`
+   * included); its output is the session command's output and it ends (process group) with the session. E.g.
+   * the real OpenHands server: `../shared/openhands-server/serve`. A relative path is taken from the current
+   * folder. The boot delay, 502 burst, VSCode token and `action.*` faults do not apply to it. The data folder is
+   * made traversable (`o+x`), as the real server's shell runs as another user.
+   */
+  readonly actionServerCommand?: string | undefined
   readonly latencies?: Partial<Latencies> | undefined
   /** Default: boot delay 200 ms, no 502 burst, a random VSCode token. */
   readonly actionServer?: Partial<ActionServerBehaviour> | undefined
@@ -234,6 +248,31 @@ const actionServerMain = (): Option.Option<string> => {
 const platform = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layer)
 
 /**
+ * The external action server command, its program made absolute when it is a relative path (sandbox commands
+ * run in the sandbox's folder); a program given as a path must exist.
+ */
+const resolveCommand = (command: string | undefined): Effect.Effect<Option.Option<string>, EmulatorError> =>
+  Effect.suspend(() => {
+    if (command === undefined) return Effect.succeedNone
+    const trimmed = command.trim()
+    if (trimmed === "") {
+      return Effect.fail(new EmulatorError({ reason: "actionServerCommand is empty: give the command to run" }))
+    }
+    const [program = "", ...rest] = shellWords(trimmed)
+    if (!program.includes("/")) return Effect.succeed(Option.some(trimmed))
+    const absolute = NodePath.resolve(program)
+    if (!existsSync(absolute)) {
+      return Effect.fail(
+        new EmulatorError({
+          reason: `actionServerCommand: ${absolute} does not exist (give the path of the server command)`
+        })
+      )
+    }
+    const quote = (word: string) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)
+    return Effect.succeed(Option.some([absolute, ...rest].map(quote).join(" ")))
+  })
+
+/**
  * Starts an emulator on 127.0.0.1. Closing the scope ends every sandbox process, action server, Socket.IO client,
  * preview listener, the HTTP server and (unless `dataDir` was given) the data folder.
  *
@@ -270,6 +309,12 @@ export const make = (
       return yield* new EmulatorError({
         reason: "actionServerMode child needs the compiled dist/emulator/ActionServerMain.js: run `npm run build` first"
       })
+    }
+
+    const actionServerCommand = yield* resolveCommand(options.actionServerCommand)
+    if (Option.isSome(actionServerCommand)) {
+      // The real server runs its shell as another user (openhands, 1000): it must be able to reach the workspace.
+      yield* Effect.sync(() => chmodSync(dataDir, statSync(dataDir).mode | 0o711))
     }
 
     const server = Http.createServer()
@@ -344,7 +389,8 @@ export const make = (
       behaviour,
       faults,
       mainPath,
-      servers
+      servers,
+      command: actionServerCommand
     })
     const pools =
       options.warmPools === false ? Option.none() : Option.some(makeWarmPools({ store, catalog, organizationId }))

@@ -2,7 +2,7 @@
  * A runnable entry of the standalone emulator, for tests and scripts:
  *
  * `node dist/emulator/StandaloneMain.js [--port N] [--api-key K] [--json] [--preview-mode direct|proxy]
- * [--action-server-mode in-process|child]`
+ * [--action-server-mode in-process|child] [--action-server-command CMD]`
  *
  * Exit codes: 0 after SIGINT/SIGTERM (every sandbox process ended), 1 when the emulator cannot start, 2 on bad
  * usage.
@@ -19,7 +19,7 @@ class UsageError extends Data.TaggedError("UsageError")<{ readonly message: stri
 
 const usage =
   "usage: StandaloneMain [--port N] [--api-key K] [--json] [--preview-mode direct|proxy] " +
-  "[--action-server-mode in-process|child]"
+  "[--action-server-mode in-process|child] [--action-server-command CMD]"
 
 const parse = (argv: ReadonlyArray<string>): Either.Either<StandaloneOptions, string> => {
   let port = 0
@@ -27,6 +27,7 @@ const parse = (argv: ReadonlyArray<string>): Either.Either<StandaloneOptions, st
   let json = false
   let previewMode: "direct" | "proxy" | undefined
   let actionServerMode: "in-process" | "child" | undefined
+  let actionServerCommand: string | undefined
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const value = () => argv[++i]
@@ -60,11 +61,17 @@ const parse = (argv: ReadonlyArray<string>): Either.Either<StandaloneOptions, st
         actionServerMode = text
         break
       }
+      case "--action-server-command":
+        actionServerCommand = value()
+        if (actionServerCommand === undefined || actionServerCommand.trim() === "") {
+          return Either.left(`--action-server-command needs a command\n${usage}`)
+        }
+        break
       default:
         return Either.left(`unknown argument ${JSON.stringify(arg)}\n${usage}`)
     }
   }
-  return Either.right({ port, apiKey, json, previewMode, actionServerMode })
+  return Either.right({ port, apiKey, json, previewMode, actionServerMode, actionServerCommand })
 }
 
 const program = Effect.suspend((): Effect.Effect<never, UsageError | EmulatorError> => {

@@ -161,6 +161,11 @@ export interface SpawnOptions {
   readonly env: Readonly<Record<string, string>>
   /** Host paths the command may read (mounted read-only at the same path). */
   readonly readOnly?: ReadonlyArray<string> | undefined
+  /**
+   * How to run it, when not as every sandbox command (the host's isolation): `Isolation.host` for a program the
+   * emulator's user supplied and trusts, such as an external action execution server.
+   */
+  readonly isolation?: Isolation | undefined
 }
 
 /**
@@ -180,7 +185,7 @@ export const spawn = (
   Effect.gen(function* () {
     const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
     yield* Scope.addFinalizer(scope, finish(command, 143))
-    const process = host.isolation.command(options.sandbox, ["bash", "-c", options.script], {
+    const process = (options.isolation ?? host.isolation).command(options.sandbox, ["bash", "-c", options.script], {
       cwd: options.cwd,
       env: options.env,
       readOnly: options.readOnly

@@ -11,7 +11,7 @@
  */
 import { HttpBody, HttpClient, HttpClientRequest, Headers } from "@effect/platform"
 import type { HttpClientError, HttpClientResponse } from "@effect/platform"
-import { Clock, Duration, Effect, Layer, Option, ParseResult, Redacted, Schema } from "effect"
+import { Clock, Duration, Effect, Either, Layer, Option, ParseResult, Redacted, Schema } from "effect"
 import { LogSwitchesRef } from "./Logging.js"
 import {
   ActionServer,
@@ -26,16 +26,20 @@ import {
   SESSION_KEY_HEADER,
   TransportError
 } from "../services/ActionServer.js"
+import * as OpenHandsWire from "../services/OpenHandsWire.js"
 import * as Wire from "./ActionServerWire.js"
 
-/** Timeouts of the protocol. */
+/** The request timeouts of OpenHands' `ActionExecutionClient`. */
 export const Timeouts = {
   alive: Duration.seconds(5),
-  /** Added to an action's own timeout for the HTTP request. */
+  /** Added to an action's hard timeout for the HTTP request ("a few more seconds to get the timeout error"). */
   actionGrace: Duration.seconds(5),
-  /** An action without a timeout of its own. */
-  defaultAction: Duration.seconds(120),
-  other: Duration.seconds(30)
+  /** An action without a timeout of its own: OpenHands' `sandbox.timeout`. */
+  defaultAction: Wire.DEFAULT_ACTION_TIMEOUT,
+  listFiles: Duration.seconds(10),
+  vscodeToken: Duration.seconds(10),
+  upload: Duration.seconds(300),
+  download: Duration.seconds(30)
 } as const
 
 const redactedHeaderNames = [SESSION_KEY_HEADER, PREVIEW_TOKEN_HEADER]
@@ -200,18 +204,22 @@ export const make = Effect.gen(function* () {
   const service: ActionServerService = {
     alive: (endpoint) => send("alive", endpoint, HttpClientRequest.get("/alive"), Timeouts.alive, ignoreBody),
 
-    execute: (endpoint, action) => {
-      const actionTimeout = Wire.timeoutOf(action, Timeouts.defaultAction)
-      return send(
+    execute: (endpoint, action) =>
+      send(
         "execute",
         endpoint,
         HttpClientRequest.post("/execute_action").pipe(
-          HttpClientRequest.bodyUnsafeJson({ action: Wire.encodeAction(action, actionTimeout) })
+          HttpClientRequest.bodyUnsafeJson(Wire.executeActionBody(action))
         ),
-        Duration.sum(actionTimeout, Timeouts.actionGrace),
-        (url) => (response) => Effect.map(decodeBody(Wire.ObservationWire, url)(response), Wire.toObservation)
-      )
-    },
+        Duration.sum(Wire.timeoutOf(action), Timeouts.actionGrace),
+        (url) => (response) =>
+          Effect.flatMap(decodeBody(Schema.Unknown, url)(response), (body) =>
+            Either.match(Wire.decodeObservation(body), {
+              onLeft: (detail) => Effect.fail(new DecodeError({ url, detail })),
+              onRight: (observation) => Effect.succeed(Wire.markHidden(action, observation))
+            })
+          )
+      ),
 
     listFiles: (endpoint, path) =>
       send(
@@ -220,7 +228,7 @@ export const make = Effect.gen(function* () {
         HttpClientRequest.post("/list_files").pipe(
           HttpClientRequest.bodyUnsafeJson(path === undefined ? {} : { path })
         ),
-        Timeouts.other,
+        Timeouts.listFiles,
         (url) => decodeBody(Schema.Array(Schema.String), url)
       ),
 
@@ -229,9 +237,9 @@ export const make = Effect.gen(function* () {
         "vscodeToken",
         endpoint,
         HttpClientRequest.get("/vscode/connection_token"),
-        Timeouts.other,
+        Timeouts.vscodeToken,
         (url) => (response) =>
-          Effect.map(decodeBody(Wire.VscodeTokenWire, url)(response), ({ token }) =>
+          Effect.map(decodeBody(OpenHandsWire.VscodeToken, url)(response), ({ token }) =>
             token === null || token === undefined || token === "" ? Option.none() : Option.some(Redacted.make(token))
           )
       ),
@@ -242,7 +250,10 @@ export const make = Effect.gen(function* () {
           "uploadFile",
           endpoint,
           HttpClientRequest.post("/upload_file").pipe(
-            HttpClientRequest.setUrlParams({ destination: file.destination, recursive: "false" }),
+            HttpClientRequest.setUrlParams({
+              destination: file.destination,
+              recursive: file.recursive === true ? "true" : "false"
+            }),
             HttpClientRequest.setBody(
               HttpBody.uint8Array(
                 multipart(boundary, file.name, file.content),
@@ -250,9 +261,22 @@ export const make = Effect.gen(function* () {
               )
             )
           ),
-          Timeouts.other,
+          Timeouts.upload,
           ignoreBody
         )
+      ),
+
+    downloadFiles: (endpoint, path) =>
+      send(
+        "downloadFiles",
+        endpoint,
+        HttpClientRequest.get("/download_files").pipe(HttpClientRequest.setUrlParam("path", path)),
+        Timeouts.download,
+        (url) => (response) =>
+          response.arrayBuffer.pipe(
+            Effect.map((buffer) => new Uint8Array(buffer)),
+            Effect.catchAll(fromClientError(url))
+          )
       )
   }
   return ActionServer.of(service)

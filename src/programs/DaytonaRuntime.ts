@@ -6,83 +6,23 @@
  *
  * @since 0.1.0
  */
-import {
-  Cause,
-  Clock,
-  Duration,
-  Effect,
-  Exit,
-  ExecutionStrategy,
-  Fiber,
-  Metric,
-  Option,
-  Redacted,
-  Ref,
-  Scope,
-  Stream
-} from "effect"
-import * as Retry from "../policies/Retry.js"
-import {
-  Action,
-  ActionServer,
-  type ActionServerError,
-  type Endpoint,
-  type Observation
-} from "../services/ActionServer.js"
-import { type DaytonaApiError, DaytonaClient } from "../services/DaytonaClient.js"
+import { Cause, Effect, Exit, ExecutionStrategy, Fiber, Metric, Option, Ref, Scope } from "effect"
+import { ActionServer } from "../services/ActionServer.js"
+import { DaytonaClient } from "../services/DaytonaClient.js"
 import { DaytonaConfig } from "../services/DaytonaConfig.js"
 import { RuntimeEvent, RuntimeEvents, type RuntimeStatus } from "../services/RuntimeEvents.js"
 import * as Coordinator from "./Coordinator.js"
 import { ActionFailed, type ConnectError } from "./Errors.js"
+import * as Handle from "./Handle.js"
+import type { DaytonaRuntimeHandle } from "./Handle.js"
 import * as Lifecycle from "./Lifecycle.js"
 import * as Metrics from "./Metrics.js"
 import { resolve, type RuntimeOptions } from "./Options.js"
+import * as Setup from "./Setup.js"
 
-export type { RuntimeOptions } from "./Options.js"
-
-/**
- * The result of a shell command run through the action server.
- *
- * @since 0.1.0
- */
-export interface RunResult {
-  readonly exitCode: number
-  readonly output: string
-}
-
-/**
- * The runtime handle, valid while its scope is open.
- *
- * @since 0.1.0
- */
-export interface DaytonaRuntimeHandle {
-  readonly sid: string
-  readonly sandboxId: string
-  /** The action server's base URL (the preview link of the sandbox port). */
-  readonly actionServerUrl: string
-  /** Whether the sandbox's previews are public (no token needed). */
-  readonly public: boolean
-  /** The current status. */
-  readonly status: Effect.Effect<RuntimeStatus>
-  /** This runtime's events from now on. */
-  readonly events: Stream.Stream<RuntimeEvent>
-  /** Runs a shell command (one action at a time per runtime; HTTP 502 retried by `Retry.actionRequest`). */
-  readonly run: (
-    command: string,
-    options?: { readonly timeout?: Duration.DurationInput | undefined }
-  ) => Effect.Effect<RunResult, ActionServerError | ActionFailed>
-  /** Sends any action; an error observation is returned as a value. */
-  readonly execute: (action: Action) => Effect.Effect<Observation, ActionServerError>
-  /** The entries of a folder (the workspace by default). */
-  readonly listFiles: (path?: string) => Effect.Effect<ReadonlyArray<string>, ActionServerError>
-  /**
-   * The VSCode URL (`…/?tkn=<token>&folder=<workspace>`): a signed, expiring preview URL on a private
-   * sandbox. `None` when the server has no VSCode token. Cached. The URL holds a token: it is `Redacted`.
-   */
-  readonly vscodeUrl: Effect.Effect<Option.Option<Redacted.Redacted<string>>, ActionServerError | DaytonaApiError>
-  /** The note for the agent on how to show application endpoints (preview link of port 3000). */
-  readonly agentInstructions: Effect.Effect<string, DaytonaApiError>
-}
+export type { RuntimeOptions, ServerLauncher } from "./Options.js"
+export { RunResult, type RunOptions, type RunResultCommon } from "./Commands.js"
+export type { ActionEvent, DaytonaRuntimeHandle, ObservationEvent } from "./Handle.js"
 
 /**
  * What `acquire` needs.
@@ -90,8 +30,6 @@ export interface DaytonaRuntimeHandle {
  * @since 0.1.0
  */
 export type RuntimeRequirements = DaytonaClient | ActionServer | RuntimeEvents | DaytonaConfig
-
-const PREVIEW_PORT_FOR_AGENT = 3000
 
 /**
  * Acquires a runtime. The sandbox is released when the scope closes: by `onClose` (derived: `keep`
@@ -202,11 +140,17 @@ const connect = (ctx: Lifecycle.Ctx, scope: Scope.CloseableScope) =>
     yield* Lifecycle.setStatus(ctx, "STARTING_RUNTIME", "waiting for the action execution server")
     yield* Lifecycle.waitUntilAlive(ctx, sandboxId, endpoint, cmdId)
 
-    const handle = yield* makeHandle(ctx, settled.sandbox.public, sandboxId, endpoint)
-    if (settled.startServer && options.initialCommands.length > 0) {
-      yield* Effect.forEach(options.initialCommands, (command) => handle.run(command), { discard: true }).pipe(
-        Lifecycle.timed("setup")
-      )
+    const handle = yield* Handle.make(ctx, settled.sandbox.public, sandboxId, endpoint)
+    if (settled.startServer) {
+      // The server is fresh: set its shell up as OpenHands' runtime does, then the caller's commands.
+      yield* Effect.gen(function* () {
+        yield* Setup.setupShell(options, (command) =>
+          Effect.flatMap(handle.execute(Setup.setupAction(command)), Handle.toRunResult)
+        )
+        yield* Effect.forEach(options.initialCommands, (command) => initialCommand(handle, command), {
+          discard: true
+        })
+      }).pipe(Lifecycle.timed("setup"))
     }
 
     // Keep auto-stop from firing under a long agent turn, for as long as the runtime is held.
@@ -219,80 +163,17 @@ const connect = (ctx: Lifecycle.Ctx, scope: Scope.CloseableScope) =>
     return handle
   }).pipe(Effect.provideService(Scope.Scope, scope))
 
-const makeHandle = (ctx: Lifecycle.Ctx, isPublic: boolean, sandboxId: string, endpoint: Endpoint) =>
-  Effect.gen(function* () {
-    const { client, server, options } = ctx
-    const oneAtATime = yield* Effect.makeSemaphore(1)
-    const retryPolicy = Retry.observe(Retry.actionRequest, Lifecycle.onRetry(ctx, "actionRequest"))
-
-    const request = <A>(name: string, effect: Effect.Effect<A, ActionServerError>) =>
-      Effect.gen(function* () {
-        const start = yield* Clock.currentTimeMillis
-        return yield* effect.pipe(
-          Effect.retry(retryPolicy),
-          Effect.tapError((error) =>
-            Metric.increment(Metric.tagged(Metric.tagged(Metrics.actionErrors, "action", name), "error", error._tag))
-          ),
-          Effect.ensuring(
-            Effect.flatMap(Clock.currentTimeMillis, (end) =>
-              Metric.update(Metric.tagged(Metrics.actionDuration, "action", name), end - start)
-            )
-          )
+/** An initial command must complete: one still running would leave every later command not executed. */
+const initialCommand = (handle: DaytonaRuntimeHandle, command: string) =>
+  Effect.flatMap(handle.run(command), (result) =>
+    result._tag === "Completed"
+      ? Effect.void
+      : Effect.fail(
+          new ActionFailed({
+            action: "run",
+            content:
+              `the initial command ${JSON.stringify(command)} did not complete (${result.reason}); ` +
+              "start long-running programs in the background (nohup … &)"
+          })
         )
-      }).pipe(oneAtATime.withPermits(1), Effect.withSpan(`DaytonaRuntime.${name}`, { attributes: { sandboxId } }))
-
-    const execute = (action: Action) => request(action._tag.toLowerCase(), server.execute(endpoint, action))
-
-    const run = (command: string, runOptions?: { readonly timeout?: Duration.DurationInput | undefined }) =>
-      Effect.flatMap(
-        execute(Action.Run({ command, timeout: runOptions?.timeout })),
-        (observation): Effect.Effect<RunResult, ActionFailed> =>
-          observation._tag === "Run"
-            ? Effect.succeed({ exitCode: observation.exitCode, output: observation.content })
-            : Effect.fail(new ActionFailed({ action: "run", content: observation.content }))
-      )
-
-    const vscodeUrlUncached = Effect.gen(function* () {
-      const token = yield* request("vscodeToken", server.vscodeToken(endpoint))
-      if (Option.isNone(token)) return Option.none<Redacted.Redacted<string>>()
-      const base = isPublic
-        ? (yield* client.previewLink(sandboxId, options.vscodePort)).url
-        : Redacted.value(
-            (yield* client.signedPreviewUrl(sandboxId, options.vscodePort, secondsOf(options.vscodeUrlTtl))).url
-          )
-      const query = `tkn=${encodeURIComponent(Redacted.value(token.value))}&folder=${encodeURIComponent(options.workspacePath)}`
-      return Option.some(Redacted.make(`${base.replace(/\/+$/, "")}/?${query}`))
-    })
-    // A signed URL expires: refresh it a minute before it does.
-    const vscodeUrl = isPublic
-      ? yield* Effect.cached(vscodeUrlUncached)
-      : yield* Effect.cachedWithTTL(vscodeUrlUncached, minusAMinute(options.vscodeUrlTtl))
-
-    const agentInstructions = yield* Effect.cached(
-      Effect.map(
-        client.previewLink(sandboxId, PREVIEW_PORT_FOR_AGENT),
-        (link) =>
-          `When showing endpoints to access applications for any port, e.g. port ${PREVIEW_PORT_FOR_AGENT}, ` +
-          `instead of localhost:${PREVIEW_PORT_FOR_AGENT}, use this format: ${link.url}.`
-      )
-    )
-
-    return {
-      sid: options.sid,
-      sandboxId,
-      actionServerUrl: endpoint.url,
-      public: isPublic,
-      status: Ref.get(ctx.status),
-      events: Stream.filter(ctx.events.stream, (event) => event.sid === options.sid),
-      run,
-      execute,
-      listFiles: (path?: string) => request("listFiles", server.listFiles(endpoint, path)),
-      vscodeUrl,
-      agentInstructions
-    } satisfies DaytonaRuntimeHandle
-  })
-
-const secondsOf = (duration: Duration.Duration): number => Math.max(60, Math.floor(Duration.toSeconds(duration)))
-
-const minusAMinute = (duration: Duration.Duration): Duration.Duration =>
-  Duration.millis(Math.max(1_000, Duration.toMillis(duration) - 60_000))
+  )

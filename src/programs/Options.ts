@@ -15,6 +15,19 @@ import type { DaytonaSettings } from "../services/DaytonaConfig.js"
 export type OnClose = "stop" | "delete" | "keep"
 
 /**
+ * How the action execution server is started in the sandbox.
+ *
+ * - `openhands-image` (default): as OpenHands' `get_action_execution_server_startup_command` does on its runtime
+ *   images, through the poetry environment: `/openhands/micromamba/bin/micromamba run -n openhands poetry run
+ *   python -u -m openhands.runtime.action_execution_server …`.
+ * - `python`: a plain `python -u -m openhands.runtime.action_execution_server …`, for images that install the
+ *   server's dependencies in the system Python.
+ *
+ * @since 0.1.0
+ */
+export type ServerLauncher = "openhands-image" | "python"
+
+/**
  * Options of one runtime. Everything is optional.
  *
  * @since 0.1.0
@@ -32,17 +45,34 @@ export interface RuntimeOptions {
   readonly sandboxPort?: number | undefined
   /** The VSCode server's port (default 4445). */
   readonly vscodePort?: number | undefined
-  /** Plugins passed to the action execution server (`--plugins …`). */
+  /**
+   * Plugins passed to the action execution server (`--plugins …`; default none). OpenHands' CodeAct agent asks
+   * for `agent_skills jupyter`, plus `vscode` when not headless.
+   */
   readonly plugins?: ReadonlyArray<string> | undefined
-  /** Extra environment variables for the sandbox (they win over the defaults). */
+  /** How the server is started (default `openhands-image`); `startCommand` overrides it. */
+  readonly serverLauncher?: ServerLauncher | undefined
+  /** Start the server's browser (default false: `--no-enable-browser`; Daytona's runtime has no browser). */
+  readonly enableBrowser?: boolean | undefined
+  /**
+   * Extra environment variables for the sandbox (they win over the defaults). Once the server answers they are
+   * also exported into its shell and `~/.bashrc`, names in upper case, as OpenHands does.
+   */
   readonly envVars?: Readonly<Record<string, string>> | undefined
+  /** `git config --global user.name` in the sandbox (default `openhands`, as OpenHands). */
+  readonly gitUserName?: string | undefined
+  /** `git config --global user.email` in the sandbox (default `openhands@all-hands.dev`, as OpenHands). */
+  readonly gitUserEmail?: string | undefined
   /** Sets `DEBUG=true` in the sandbox. */
   readonly debug?: boolean | undefined
   /** What close does; derived from `attachToExisting` and `DAYTONA_DELETE_ON_CLOSE` when not given. */
   readonly onClose?: OnClose | undefined
   /** Replaces the whole command that starts the action execution server. */
   readonly startCommand?: string | undefined
-  /** Commands run through the action server once it first answers (when this runtime started it). */
+  /**
+   * Commands run through the action server once it first answers and the shell is set up (when this runtime
+   * started it). Each must complete within 120 s (start long-running programs in the background).
+   */
   readonly initialCommands?: ReadonlyArray<string> | undefined
   /** Host folder to mount: not supported on Daytona (a warning is logged, as the original does). */
   readonly workspaceBase?: string | undefined
@@ -65,7 +95,11 @@ export interface ResolvedOptions {
   readonly sandboxPort: number
   readonly vscodePort: number
   readonly plugins: ReadonlyArray<string>
+  readonly serverLauncher: ServerLauncher
+  readonly enableBrowser: boolean
   readonly envVars: Readonly<Record<string, string>>
+  readonly gitUserName: string
+  readonly gitUserEmail: string
   readonly debug: boolean
   readonly onClose: OnClose
   readonly startCommand: string | undefined
@@ -132,6 +166,18 @@ export const resolve = (
     const envVars = options.envVars ?? {}
     const badEnv = Object.keys(envVars).find((name) => !ENV_NAME.test(name))
     if (badEnv !== undefined) return fail("envVars", `${JSON.stringify(badEnv)} is not a variable name`)
+    const serverLauncher = options.serverLauncher ?? "openhands-image"
+    if (serverLauncher !== "openhands-image" && serverLauncher !== "python") {
+      return fail("serverLauncher", `must be "openhands-image" or "python", got ${JSON.stringify(serverLauncher)}`)
+    }
+    const gitUserName = options.gitUserName ?? "openhands"
+    const gitUserEmail = options.gitUserEmail ?? "openhands@all-hands.dev"
+    for (const [option, value] of [
+      ["gitUserName", gitUserName],
+      ["gitUserEmail", gitUserEmail]
+    ] as const) {
+      if (value.trim() === "" || /[\r\n\0]/.test(value)) return fail(option, "must be one non-empty line")
+    }
     if (options.startCommand !== undefined && options.startCommand.trim() === "") {
       return fail("startCommand", "must not be empty")
     }
@@ -149,7 +195,11 @@ export const resolve = (
       sandboxPort,
       vscodePort,
       plugins,
+      serverLauncher,
+      enableBrowser: options.enableBrowser ?? false,
       envVars,
+      gitUserName,
+      gitUserEmail,
       debug: options.debug ?? false,
       onClose: deriveOnClose(options, config),
       startCommand: options.startCommand,
@@ -183,19 +233,30 @@ const fnv1a = (text: string): string => {
 }
 
 /**
- * The command that starts the action execution server in the sandbox, as the original builds it.
+ * The prefix of OpenHands' `get_action_execution_server_startup_command` (`DEFAULT_PYTHON_PREFIX`).
+ *
+ * @since 0.1.0
+ */
+export const OPENHANDS_PYTHON_PREFIX = "/openhands/micromamba/bin/micromamba run -n openhands poetry run"
+
+/**
+ * The command that starts the action execution server in the sandbox, as OpenHands' Daytona runtime builds it
+ * (`mkdir -p <workspace> && cd /openhands/code && <get_action_execution_server_startup_command>` with the user
+ * `openhands`, 1000).
  *
  * @since 0.1.0
  */
 export const startCommandFor = (options: ResolvedOptions): string => {
   if (options.startCommand !== undefined) return options.startCommand
   const server = [
+    ...(options.serverLauncher === "openhands-image" ? [OPENHANDS_PYTHON_PREFIX] : []),
     "python -u -m openhands.runtime.action_execution_server",
     String(options.sandboxPort),
     `--working-dir ${options.workspacePath}`,
     ...(options.plugins.length > 0 ? [`--plugins ${options.plugins.join(" ")}`] : []),
     "--username openhands",
-    "--user-id 1000"
+    "--user-id 1000",
+    ...(options.enableBrowser ? [] : ["--no-enable-browser"])
   ].join(" ")
   return `mkdir -p ${options.workspacePath} && cd /openhands/code && ${server}`
 }

@@ -1,6 +1,7 @@
 /**
  * The protocol of OpenHands' action execution server (`/alive`, `/execute_action`, `/list_files`,
- * `/vscode/connection_token`, `/upload_file`) as Effects with typed errors.
+ * `/vscode/connection_token`, `/upload_file`, `/download_files`) as Effects with typed errors, and the actions and
+ * observations it carries (their JSON is in `OpenHandsWire`).
  *
  * @since 0.1.0
  */
@@ -134,17 +135,98 @@ export interface Endpoint {
 }
 
 /**
- * An action for the server to carry out.
+ * What an edit does (the openhands-aci `str_replace_editor` commands).
+ *
+ * @since 0.1.0
+ */
+export type EditCommand = "view" | "create" | "str_replace" | "insert" | "undo_edit"
+
+/**
+ * Fields every action may carry.
+ *
+ * @since 0.1.0
+ */
+export interface ActionCommon {
+  /**
+   * The hard timeout (sent as the event's top-level `timeout`). Default 120 s, as OpenHands' `sandbox.timeout`;
+   * the HTTP request waits this plus 5 s.
+   */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** The agent's reasoning, recorded with the action (`thought`). */
+  readonly thought?: string | undefined
+}
+
+/**
+ * An action for the server to carry out: every action a runtime client sends to OpenHands' action execution
+ * server. Encoded exactly as OpenHands' `event_to_dict` does, in one place (`ActionServerWire`).
  *
  * @since 0.1.0
  */
 export type Action = Data.TaggedEnum<{
-  /** Run a shell command; `timeout` bounds the command (default 120 s). */
-  Run: { readonly command: string; readonly timeout?: Duration.DurationInput | undefined }
-  /** Read a file (an absolute path, or relative to the workspace). */
-  Read: { readonly path: string }
-  /** Write a file, creating its folders. */
-  Write: { readonly path: string; readonly content: string }
+  /**
+   * `run` (`CmdRunAction`) in the server's one bash session: the current folder, variables and background jobs
+   * persist. Without a `timeout` it is non-blocking with 120 s (it also returns once its output has not changed
+   * for the server's no-change timeout, 10 s by default); with a `timeout` it is blocking unless `blocking` says
+   * otherwise. A command that outlives its timeout keeps running. `isInput` sends `command` to the running
+   * process instead (`""` reads more output, `"C-c"` interrupts). `isStatic` runs it in a new shell in `cwd`.
+   */
+  Run: ActionCommon & {
+    readonly command: string
+    readonly blocking?: boolean | undefined
+    readonly isInput?: boolean | undefined
+    readonly isStatic?: boolean | undefined
+    readonly cwd?: string | undefined
+    /** Marks the command and its observation hidden (not for the agent or the UI). */
+    readonly hidden?: boolean | undefined
+  }
+  /** `run_ipython`: a Jupyter cell (needs the server's `jupyter` plugin). */
+  RunIPython: ActionCommon & {
+    readonly code: string
+    /** Append the working folder and interpreter to the output (default true). */
+    readonly includeExtra?: boolean | undefined
+    readonly kernelInitCode?: string | undefined
+  }
+  /**
+   * `read`: lines `start`..`end` (0-based, `end` exclusive, clamped as OpenHands' `read_lines` does; default the
+   * whole file), relative to the shell's
+   * current folder. Images, PDFs and videos come back as `data:` URLs. `implSource: "oh_aci"` reads through the
+   * openhands-aci editor (`cat -n` style, 1-based `viewRange`).
+   */
+  Read: ActionCommon & {
+    readonly path: string
+    readonly start?: number | undefined
+    readonly end?: number | undefined
+    readonly implSource?: "default" | "oh_aci" | undefined
+    readonly viewRange?: readonly [number, number] | undefined
+  }
+  /** `write`: writes the content as lines (OpenHands adds a final newline), creating missing folders. */
+  Write: ActionCommon & {
+    readonly path: string
+    readonly content: string
+    readonly start?: number | undefined
+    readonly end?: number | undefined
+  }
+  /** `edit` through the openhands-aci `str_replace_editor`. The path must be absolute. */
+  Edit: ActionCommon & {
+    readonly path: string
+    readonly command: EditCommand
+    /** `create`: the whole file. */
+    readonly fileText?: string | undefined
+    /** `str_replace`: the text to replace (it must occur exactly once). */
+    readonly oldStr?: string | undefined
+    /** `str_replace` and `insert`: the new text. */
+    readonly newStr?: string | undefined
+    /** `insert`: the line after which `newStr` goes (0 = the top). */
+    readonly insertLine?: number | undefined
+  }
+  /** `browse`: opens a URL in the server's browser (passed through; a server without one answers an error). */
+  Browse: ActionCommon & { readonly url: string; readonly returnAxtree?: boolean | undefined }
+  /** `browse_interactive`: BrowserGym actions (passed through). */
+  BrowseInteractive: ActionCommon & {
+    readonly browserActions: string
+    readonly browsergymSendMsgToUser?: string | undefined
+    readonly returnAxtree?: boolean | undefined
+  }
 }>
 
 /**
@@ -155,18 +237,87 @@ export type Action = Data.TaggedEnum<{
 export const Action = Data.taggedEnum<Action>()
 
 /**
- * What the server observed after an action.
+ * What the shell reported with a command's output (`CmdOutputMetadata`). `username`, `hostname`, `workingDir`
+ * and `pyInterpreterPath` come from the prompt, so they are `null` when the command did not complete. `prefix`
+ * and `suffix` are the server's notes around the output; the suffix says why the command returned.
+ *
+ * @since 0.1.0
+ */
+export interface RunMetadata {
+  readonly exitCode: number
+  readonly pid: number
+  readonly username: string | null
+  readonly hostname: string | null
+  readonly workingDir: string | null
+  readonly pyInterpreterPath: string | null
+  readonly prefix: string
+  readonly suffix: string
+}
+
+/**
+ * Metadata with OpenHands' defaults (`exitCode` -1, nothing known), overridden by `fields`.
+ *
+ * @since 0.1.0
+ */
+export const runMetadata = (fields: Partial<RunMetadata> = {}): RunMetadata => ({
+  exitCode: -1,
+  pid: -1,
+  username: null,
+  hostname: null,
+  workingDir: null,
+  pyInterpreterPath: null,
+  prefix: "",
+  suffix: "",
+  ...fields
+})
+
+/**
+ * What the server observed after an action, every field kept. An observation kind this library does not know
+ * is `Other`, with the JSON as it came.
  *
  * @since 0.1.0
  */
 export type Observation = Data.TaggedEnum<{
-  Run: { readonly command: string; readonly content: string; readonly exitCode: number }
-  Read: { readonly path: string; readonly content: string }
+  /** `run` (`CmdOutputObservation`). `exitCode` is `metadata.exitCode`: -1 while the command still runs. */
+  Run: {
+    readonly command: string
+    readonly content: string
+    readonly exitCode: number
+    readonly metadata: RunMetadata
+    readonly hidden: boolean
+  }
+  /** `run_ipython`. */
+  RunIPython: { readonly code: string; readonly content: string; readonly imageUrls: ReadonlyArray<string> | null }
+  Read: {
+    readonly path: string
+    readonly content: string
+    readonly implSource: "default" | "oh_aci" | "llm_based_edit"
+  }
   Write: { readonly path: string; readonly content: string }
+  /** `edit`: `content` is the editor's answer (an `ERROR:` text when nothing was changed); `diff` a unified diff. */
+  Edit: {
+    readonly path: string
+    readonly content: string
+    readonly prevExist: boolean
+    readonly oldContent: string | null
+    readonly newContent: string | null
+    readonly implSource: "default" | "oh_aci" | "llm_based_edit"
+    readonly diff: string | null
+  }
+  /** `browse`: the browser's answer; `extras` holds every field as the server sent it. */
+  Browse: {
+    readonly url: string
+    readonly content: string
+    readonly triggerByAction: string
+    readonly error: boolean
+    readonly extras: Readonly<Record<string, unknown>>
+  }
+  /** `download`: a browse action downloaded a file. */
+  Download: { readonly filePath: string; readonly content: string }
   /** The server could not carry the action out (bad path, …); its explanation is in `content`. */
-  Error: { readonly content: string }
-  /** Any other observation kind, kept as it came. */
-  Other: { readonly observation: string; readonly content: string }
+  Error: { readonly content: string; readonly errorId: string }
+  /** Any other observation kind, kept as it came (`raw` is the whole JSON body). */
+  Other: { readonly observation: string; readonly content: string; readonly raw: unknown }
 }>
 
 /**
@@ -177,15 +328,20 @@ export type Observation = Data.TaggedEnum<{
 export const Observation = Data.taggedEnum<Observation>()
 
 /**
- * A file to upload into the sandbox.
+ * A file to upload into the sandbox (`POST /upload_file`).
  *
  * @since 0.1.0
  */
 export interface UploadFile {
-  /** The folder in the sandbox to put the file in. */
+  /** The folder in the sandbox to put the file in: an absolute path (the server refuses others); created. */
   readonly destination: string
   readonly name: string
   readonly content: Uint8Array
+  /**
+   * Sent as `recursive`: the file must then be a `.zip`, unpacked into `destination`. (The server unpacks any
+   * file whose name ends in `.zip`, recursive or not.)
+   */
+  readonly recursive?: boolean | undefined
 }
 
 /**
@@ -197,19 +353,24 @@ export interface UploadFile {
 export interface ActionServerService {
   /** `GET /alive`: succeeds on 200 (timeout 5 s). */
   readonly alive: (endpoint: Endpoint) => Effect.Effect<void, ActionServerError>
-  /** `POST /execute_action` (timeout: the action's own + 5 s). */
+  /** `POST /execute_action` (timeout: the action's own + 5 s, as OpenHands' client). */
   readonly execute: (endpoint: Endpoint, action: Action) => Effect.Effect<Observation, ActionServerError>
-  /** `POST /list_files`: the entries of a folder (the workspace by default). */
+  /**
+   * `POST /list_files` (timeout 10 s): the entries of a folder, folders first with a trailing `/`; a relative
+   * path is relative to the server's working folder (not the shell's); the working folder by default.
+   */
   readonly listFiles: (
     endpoint: Endpoint,
     path?: string | undefined
   ) => Effect.Effect<ReadonlyArray<string>, ActionServerError>
-  /** `GET /vscode/connection_token`: none when the server has no VSCode token. */
+  /** `GET /vscode/connection_token` (timeout 10 s): none when the server has no VSCode token. */
   readonly vscodeToken: (
     endpoint: Endpoint
   ) => Effect.Effect<Option.Option<Redacted.Redacted<string>>, ActionServerError>
-  /** `POST /upload_file`: copies a file into the sandbox. */
+  /** `POST /upload_file` (timeout 300 s): copies a file into the sandbox. */
   readonly uploadFile: (endpoint: Endpoint, file: UploadFile) => Effect.Effect<void, ActionServerError>
+  /** `GET /download_files?path=` (timeout 30 s): a folder (absolute path) of the sandbox as zip bytes. */
+  readonly downloadFiles: (endpoint: Endpoint, path: string) => Effect.Effect<Uint8Array, ActionServerError>
 }
 
 /**

@@ -42,7 +42,7 @@ describe("the runtime against the emulator", () => {
               return { runtime, hi, exit7, url, sandboxes }
             })
           )
-          assert.deepStrictEqual(result.hi, { exitCode: 0, output: "hi" })
+          assert.deepStrictEqual([result.hi._tag, result.hi.exitCode, result.hi.output], ["Completed", 0, "hi"])
           assert.strictEqual(result.exit7.exitCode, 7)
           const vscode = Redacted.value(Option.getOrThrow(result.url))
           assert.match(vscode, /\/\?tkn=[^&]+&folder=%2Fworkspace$/)

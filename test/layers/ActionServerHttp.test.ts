@@ -9,7 +9,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { ActionServerFault } from "../../src/emulator/ActionServerApp.js"
 import * as ActionServerHttp from "../../src/layers/ActionServerHttp.js"
-import { Action, ActionServer, type Endpoint, Observation } from "../../src/services/ActionServer.js"
+import { Action, ActionServer, type Endpoint } from "../../src/services/ActionServer.js"
 import { freePort, start } from "../emulator/ActionServerTestkit.js"
 
 const client = ActionServerHttp.layer.pipe(Layer.provide(NodeHttpClient.layerUndici))
@@ -29,23 +29,31 @@ describe("ActionServerHttp", () => {
       const api = yield* ActionServer
       const endpoint = endpointOf(server.url)
       yield* api.alive(endpoint)
-      const ran = yield* api.execute(endpoint, Action.Run({ command: "echo hi; echo err >&2; exit 3" }))
-      assert.deepStrictEqual(
-        ran,
-        Observation.Run({ command: "echo hi; echo err >&2; exit 3", content: "hi\nerr", exitCode: 3 })
-      )
+      const command = "sh -c 'echo hi; echo err >&2; exit 3'"
+      const ran = yield* api.execute(endpoint, Action.Run({ command }))
+      assert.strictEqual(ran._tag, "Run")
+      if (ran._tag === "Run") {
+        assert.deepStrictEqual([ran.command, ran.content, ran.exitCode], [command, "hi\nerr", 3])
+        assert.strictEqual(ran.metadata.exitCode, 3)
+        assert.include(ran.metadata.suffix, "exit code 3")
+      }
       const written = yield* api.execute(endpoint, Action.Write({ path: "dir/a.txt", content: "A" }))
       assert.strictEqual(written._tag, "Write")
       const read = yield* api.execute(endpoint, Action.Read({ path: "dir/a.txt" }))
-      assert.deepStrictEqual(read, Observation.Read({ path: path.join(server.workingDir, "dir/a.txt"), content: "A" }))
+      assert.strictEqual(read._tag, "Read")
+      if (read._tag === "Read") {
+        assert.strictEqual(read.path, path.join(server.workingDir, "dir/a.txt"))
+        assert.match(read.content, /^A\n?$/)
+      }
       const missing = yield* api.execute(endpoint, Action.Read({ path: "nope.txt" }))
       assert.strictEqual(missing._tag, "Error")
       assert.deepStrictEqual(yield* api.listFiles(endpoint), ["dir/"])
       assert.deepStrictEqual(yield* api.listFiles(endpoint, "dir"), ["a.txt"])
       const token = yield* api.vscodeToken(endpoint)
       assert.strictEqual(Option.map(token, Redacted.value).pipe(Option.getOrUndefined), "vscode-token")
-      yield* api.uploadFile(endpoint, { destination: "up", name: "b.bin", content: new Uint8Array([1, 2, 3]) })
-      assert.deepStrictEqual([...fs.readFileSync(path.join(server.workingDir, "up", "b.bin"))], [1, 2, 3])
+      const destination = path.join(server.workingDir, "up")
+      yield* api.uploadFile(endpoint, { destination, name: "b.bin", content: new Uint8Array([1, 2, 3]) })
+      assert.deepStrictEqual([...fs.readFileSync(path.join(destination, "b.bin"))], [1, 2, 3])
     }).pipe(Effect.provide(client))
   )
 

@@ -3,9 +3,9 @@ import { Duration, Effect, Exit, Fiber, TestClock } from "effect"
 import { DaytonaClientMemoryControl } from "../../src/layers/DaytonaClientMemory.js"
 import * as DaytonaRuntime from "../../src/programs/DaytonaRuntime.js"
 import { DaytonaApiError, SID_LABEL } from "../../src/services/DaytonaClient.js"
-import { ConnectionRefused, Observation } from "../../src/services/ActionServer.js"
+import { ConnectionRefused } from "../../src/services/ActionServer.js"
 import type { CloseAction } from "../../src/services/RuntimeEvents.js"
-import { ScriptedActionServerControl } from "../support/ScriptedActionServer.js"
+import { completed, ScriptedActionServerControl } from "../support/ScriptedActionServer.js"
 import { clocked, harness, type HarnessOptions, RecordedEvents } from "../support/harness.js"
 
 const lastClose = Effect.map(RecordedEvents.all, (events) => {
@@ -143,9 +143,7 @@ describe("interruption in each phase cleans up per policy", () => {
       at: "5 seconds",
       initialCommands: ["git clone big-repo"],
       arrange: Effect.flatMap(ScriptedActionServerControl, (s) =>
-        s.queueExecute(
-          Effect.as(Effect.sleep("1 minute"), Observation.Run({ command: "git clone", content: "", exitCode: 0 }))
-        )
+        s.queueExecute(Effect.as(Effect.sleep("1 minute"), completed("git clone", "")))
       )
     },
     { phase: "ready", at: "1 minute" }

@@ -46,8 +46,28 @@ describe("DaytonaRuntime.acquire: create", () => {
           assert.isTrue(command!.runAsync)
           assert.strictEqual(
             command!.command,
-            "mkdir -p /workspace && cd /openhands/code && python -u -m openhands.runtime.action_execution_server 4444 " +
-              "--working-dir /workspace --username openhands --user-id 1000"
+            "mkdir -p /workspace && cd /openhands/code && /openhands/micromamba/bin/micromamba run -n openhands " +
+              "poetry run python -u -m openhands.runtime.action_execution_server 4444 --working-dir /workspace " +
+              "--username openhands --user-id 1000 --no-enable-browser"
+          )
+          // Then the shell's setup, as OpenHands' runtime does it: hidden, non-blocking 120 s runs.
+          const setup = (yield* scripted.calls).flatMap((c) =>
+            c.method === "execute" && c.action?._tag === "Run" ? [c.action] : []
+          )
+          assert.deepStrictEqual(
+            setup.map((action) => [action.hidden, action.blocking, action.timeout]),
+            setup.map(() => [true, undefined, undefined])
+          )
+          assert.deepStrictEqual(
+            setup.map((action) => action.command),
+            [
+              "touch ~/.bashrc; grep -qx 'unset SESSION_API_KEY' ~/.bashrc || " +
+                `echo 'unset SESSION_API_KEY' >> ~/.bashrc; exec env -u SESSION_API_KEY "\${BASH:-bash}"`,
+              "export EXTRA='1';",
+              `touch ~/.bashrc; grep -q '^export EXTRA=' ~/.bashrc || echo 'export EXTRA='\\''1'\\''' >> ~/.bashrc;`,
+              `alias git="git --no-pager"; git config --global user.name 'openhands' && ` +
+                "git config --global user.email 'openhands@all-hands.dev'"
+            ]
           )
           // Every request carries the session key and, the sandbox being private, the current preview token.
           const calls = yield* scripted.calls
@@ -95,14 +115,23 @@ describe("DaytonaRuntime.acquire: create", () => {
       const scripted = yield* ScriptedActionServerControl
       const exit = yield* clockedScoped(
         Effect.gen(function* () {
-          const runtime = yield* DaytonaRuntime.acquire({ debug: true, plugins: ["agent_skills", "jupyter"] })
+          const runtime = yield* DaytonaRuntime.acquire({
+            debug: true,
+            plugins: ["agent_skills", "jupyter"],
+            serverLauncher: "python",
+            enableBrowser: true
+          })
           const [sandbox] = yield* memory.sandboxes
           assert.strictEqual(Redacted.value(sandbox!.env.DEBUG!), "true")
           assert.isTrue(sandbox!.public)
           assert.isTrue(runtime.public)
           assert.deepStrictEqual(Option.getOrUndefined(sandbox!.autoStopInterval), 0)
           const [command] = yield* memory.commands
-          assert.include(command!.command, "--plugins agent_skills jupyter")
+          assert.strictEqual(
+            command!.command,
+            "mkdir -p /workspace && cd /openhands/code && python -u -m openhands.runtime.action_execution_server 4444 " +
+              "--working-dir /workspace --plugins agent_skills jupyter --username openhands --user-id 1000"
+          )
           const calls = yield* scripted.calls
           assert.isTrue(
             calls.every((c) => Option.isNone(c.endpoint.previewToken)),
@@ -150,7 +179,10 @@ describe("DaytonaRuntime.acquire: create", () => {
         { sandboxPort: 5000, vscodePort: 5000 },
         { envVars: { "BAD-NAME": "x" } },
         { plugins: ["ok", "not ok"] },
-        { startCommand: "  " }
+        { startCommand: "  " },
+        { serverLauncher: "docker" as never },
+        { gitUserName: "two\nlines" },
+        { gitUserEmail: "" }
       ]) {
         const exit = yield* clockedScoped(DaytonaRuntime.acquire(options))
         assert.isTrue(Exit.isFailure(exit), JSON.stringify(options))

@@ -4,7 +4,7 @@ import { DaytonaClientMemoryControl } from "../../src/layers/DaytonaClientMemory
 import * as Logging from "../../src/layers/Logging.js"
 import * as DaytonaRuntime from "../../src/programs/DaytonaRuntime.js"
 import { Action, HttpStatusError, Observation } from "../../src/services/ActionServer.js"
-import { ScriptedActionServerControl } from "../support/ScriptedActionServer.js"
+import { completed, ScriptedActionServerControl } from "../support/ScriptedActionServer.js"
 import { API_KEY, clocked, harness, RecordedEvents } from "../support/harness.js"
 
 const withRuntime = <A, E, R>(
@@ -22,9 +22,9 @@ describe("the runtime handle", () => {
     Effect.gen(function* () {
       const scripted = yield* ScriptedActionServerControl
       yield* scripted.queueExecute(
-        Effect.succeed(Observation.Run({ command: "echo hi", content: "hi", exitCode: 0 })),
-        Effect.succeed(Observation.Read({ path: "/workspace/a.txt", content: "A" })),
-        Effect.succeed(Observation.Error({ content: "File not found" }))
+        Effect.succeed(completed("echo hi", "hi")),
+        Effect.succeed(Observation.Read({ path: "/workspace/a.txt", content: "A", implSource: "default" })),
+        Effect.succeed(Observation.Error({ content: "File not found", errorId: "" }))
       )
       const result = valueOf(
         yield* withRuntime((runtime) =>
@@ -36,8 +36,11 @@ describe("the runtime handle", () => {
           })
         )
       )
-      assert.deepStrictEqual(result.run, { exitCode: 0, output: "hi" })
-      assert.deepStrictEqual(result.read, Observation.Read({ path: "/workspace/a.txt", content: "A" }))
+      assert.deepStrictEqual([result.run._tag, result.run.exitCode, result.run.output], ["Completed", 0, "hi"])
+      assert.deepStrictEqual(
+        result.read,
+        Observation.Read({ path: "/workspace/a.txt", content: "A", implSource: "default" })
+      )
       assert.isTrue(result.failed._tag === "Left" && result.failed.left._tag === "ActionFailed")
       assert.deepStrictEqual(result.files, ["a.txt", "dir/"])
     }).pipe(Effect.provide(harness()))
@@ -47,10 +50,7 @@ describe("the runtime handle", () => {
     Effect.gen(function* () {
       const scripted = yield* ScriptedActionServerControl
       const bad = (status: number) => Effect.fail(new HttpStatusError({ url: "x", status }))
-      yield* scripted.queueExecute(
-        bad(502),
-        Effect.succeed(Observation.Run({ command: "c", content: "ok", exitCode: 0 }))
-      )
+      yield* scripted.queueExecute(bad(502), Effect.succeed(completed("c", "ok")))
       yield* scripted.queueExecute(bad(500))
       const result = valueOf(
         yield* withRuntime((runtime) =>
@@ -82,7 +82,7 @@ describe("the runtime handle", () => {
         yield* Ref.update(peak, (p) => Math.max(p, now))
         yield* Effect.sleep("2 seconds")
         yield* Ref.update(active, (n) => n - 1)
-        return Observation.Run({ command: "c", content: "", exitCode: 0 })
+        return completed("c", "")
       })
       yield* scripted.queueExecute(slow, slow, slow)
       valueOf(
@@ -138,12 +138,14 @@ describe("the runtime handle", () => {
       const memory = yield* DaytonaClientMemoryControl
       const scripted = yield* ScriptedActionServerControl
       yield* scripted.queueExecute(
-        Effect.succeed(Observation.Run({ command: "a", content: "", exitCode: 0 })),
-        Effect.succeed(Observation.Error({ content: "no such tool" }))
+        Effect.succeed(completed("a", "")),
+        Effect.succeed(Observation.Error({ content: "no such tool", errorId: "" }))
       )
       const exit = yield* withRuntime(() => Effect.void, { initialCommands: ["a", "b"] })
       assert.isTrue(Exit.isFailure(exit))
-      const runs = (yield* scripted.calls).filter((c) => c.method === "execute")
+      const runs = (yield* scripted.calls).filter(
+        (c) => c.method === "execute" && !(c.action?._tag === "Run" && c.action.hidden === true)
+      )
       assert.deepStrictEqual(
         runs.map((c) => (c.action?._tag === "Run" ? c.action.command : "")),
         ["a", "b"]

@@ -143,7 +143,10 @@ describe.concurrent("malformed responses", () => {
           })
         )
         assert.strictEqual(typedError(result.vscode)._tag, "DaytonaApiError")
-        assert.deepStrictEqual(result.after, { exitCode: 0, output: "still-here" })
+        assert.deepStrictEqual(
+          [result.after._tag, result.after.exitCode, result.after.output],
+          ["Completed", 0, "still-here"]
+        )
         yield* assertNothingStarted("m-signed", ["stopped"])
       }).pipe(Effect.provide(emulatorStack()))
     )
@@ -198,7 +201,8 @@ describe.concurrent("malformed responses", () => {
           ),
           LIMIT
         )
-        assert.deepStrictEqual(successOf(exit), { exitCode: 0, output: "alive" })
+        const ran = successOf(exit)
+        assert.deepStrictEqual([ran._tag, ran.exitCode, ran.output], ["Completed", 0, "alive"])
         assert.isTrue(
           (yield* control.requests).some((r) => r.route === "sandbox.lastActivity"),
           "a refresh was made"

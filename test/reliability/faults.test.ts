@@ -46,7 +46,7 @@ describe("fault matrix: the Daytona API", () => {
       const started = Date.now()
       const result = success(yield* session({ sid: "f-429" }, echo))
       assert.isAtLeast(Date.now() - started, 1_000, "waited the Retry-After")
-      assert.deepStrictEqual(result, { exitCode: 0, output: "ok" })
+      assert.deepStrictEqual([result._tag, result.exitCode, result.output], ["Completed", 0, "ok"])
       yield* assertNothingLeaked("f-429", ["stopped"])
     }).pipe(Effect.provide(stack()))
   )
@@ -58,7 +58,7 @@ describe("fault matrix: the Daytona API", () => {
       yield* control.setLatencies({ create: "300 millis" })
       yield* control.inject("sandbox.get", Fault.Status({ status: 429, retryAfter: 1 }))
       const result = success(yield* session({ sid: "f-429-poll" }, echo))
-      assert.deepStrictEqual(result, { exitCode: 0, output: "ok" })
+      assert.deepStrictEqual([result._tag, result.exitCode, result.output], ["Completed", 0, "ok"])
       yield* assertNothingLeaked("f-429-poll", ["stopped"])
     }).pipe(Effect.provide(stack()))
   )
@@ -292,15 +292,18 @@ describe("fault matrix: the action execution server", () => {
     () =>
       Effect.gen(function* () {
         const control = yield* Emulator.EmulatorControl
-        yield* control.inject("action.execute", Fault.SlowLoris({ duration: "30 seconds" }))
         let elapsed = 0
         const error = typedFailure(
-          yield* session({ sid: "f-loris" }, (runtime) => {
-            const started = Date.now()
-            return runtime
-              .run("echo slow", { timeout: "1 second" })
-              .pipe(Effect.ensuring(Effect.sync(() => (elapsed = Date.now() - started))))
-          })
+          // Injected once the runtime is ready: its shell setup is an action too.
+          yield* session({ sid: "f-loris" }, (runtime) =>
+            Effect.gen(function* () {
+              yield* control.inject("action.execute", Fault.SlowLoris({ duration: "30 seconds" }))
+              const started = Date.now()
+              return yield* runtime
+                .run("echo slow", { timeout: "1 second" })
+                .pipe(Effect.ensuring(Effect.sync(() => (elapsed = Date.now() - started))))
+            })
+          )
         )
         assert.strictEqual(error._tag, "RequestTimeout")
         if (error._tag === "RequestTimeout") {

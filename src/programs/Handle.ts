@@ -1,0 +1,193 @@
+/**
+ * The runtime handle: shell commands (with OpenHands' long-running semantics), any action, the event-stream
+ * bridge, files, and the VSCode URL. Every request to the action server goes through one semaphore (one action
+ * at a time per runtime, as OpenHands' `action_semaphore`) and `Retry.actionRequest` (HTTP 502).
+ *
+ * @since 0.1.0
+ */
+import { Clock, Duration, Effect, Metric, Option, Redacted, Ref, Stream } from "effect"
+import * as Retry from "../policies/Retry.js"
+import type { Action, ActionServerError, Endpoint, Observation, UploadFile } from "../services/ActionServer.js"
+import type { DaytonaApiError } from "../services/DaytonaClient.js"
+import type { RuntimeEvent, RuntimeStatus } from "../services/RuntimeEvents.js"
+import { fromObservation, inputAction, runAction, type RunOptions, type RunResult } from "./Commands.js"
+import { ActionFailed } from "./Errors.js"
+import * as Lifecycle from "./Lifecycle.js"
+import * as Metrics from "./Metrics.js"
+
+/**
+ * An action with the id of its event (OpenHands' `Event.id`), for {@link DaytonaRuntimeHandle.bridge}.
+ *
+ * @since 0.1.0
+ */
+export interface ActionEvent {
+  readonly id: number
+  readonly action: Action
+}
+
+/**
+ * An observation with the id of the action that caused it (OpenHands' `Observation.cause`).
+ *
+ * @since 0.1.0
+ */
+export interface ObservationEvent {
+  readonly cause: number
+  readonly observation: Observation
+}
+
+/**
+ * The runtime handle, valid while its scope is open.
+ *
+ * @since 0.1.0
+ */
+export interface DaytonaRuntimeHandle {
+  readonly sid: string
+  readonly sandboxId: string
+  /** The action server's base URL (the preview link of the sandbox port). */
+  readonly actionServerUrl: string
+  /** Whether the sandbox's previews are public (no token needed). */
+  readonly public: boolean
+  /** The current status. */
+  readonly status: Effect.Effect<RuntimeStatus>
+  /** This runtime's events from now on. */
+  readonly events: Stream.Stream<RuntimeEvent>
+  /**
+   * Runs a shell command in the server's bash session (its folder and variables persist between commands).
+   * A command that outlives its timeout is `StillRunning`, not failed; while it runs, the next command is
+   * `NotExecuted`. An `error` observation (e.g. several commands in one string) fails with `ActionFailed`.
+   */
+  readonly run: (command: string, options?: RunOptions) => Effect.Effect<RunResult, ActionServerError | ActionFailed>
+  /** Waits for more output of the running command (an empty input); `NothingRunning` when none runs. */
+  readonly readOutput: (
+    options?: Pick<RunOptions, "timeout" | "blocking">
+  ) => Effect.Effect<RunResult, ActionServerError | ActionFailed>
+  /** Types `input` and Enter into the running command (a special key such as `C-d` without Enter). */
+  readonly sendInput: (
+    input: string,
+    options?: Pick<RunOptions, "timeout" | "blocking">
+  ) => Effect.Effect<RunResult, ActionServerError | ActionFailed>
+  /** Sends `C-c` to the running command; `Completed` (exit code 130) once its shell is back. */
+  readonly interrupt: (
+    options?: Pick<RunOptions, "timeout" | "blocking">
+  ) => Effect.Effect<RunResult, ActionServerError | ActionFailed>
+  /** Sends any action; every observation, an error one included, is returned as a value. */
+  readonly execute: (action: Action) => Effect.Effect<Observation, ActionServerError>
+  /**
+   * The event-stream bridge: runs each action of `actions` in turn (one at a time, through the same semaphore as
+   * every other call) and emits its observation with the action's id as `cause`, in order. Interrupting the
+   * consumer stops it cleanly: the request in flight is abandoned and no further action is sent. A failed
+   * request ends the stream with its error.
+   */
+  readonly bridge: <E, R>(
+    actions: Stream.Stream<ActionEvent, E, R>
+  ) => Stream.Stream<ObservationEvent, E | ActionServerError, R>
+  /** The entries of a folder (the server's working folder by default; relative paths start there). */
+  readonly listFiles: (path?: string) => Effect.Effect<ReadonlyArray<string>, ActionServerError>
+  /** Copies a file into a folder of the sandbox (an absolute path); a `.zip` is unpacked there. */
+  readonly upload: (file: UploadFile) => Effect.Effect<void, ActionServerError>
+  /** A folder of the sandbox (an absolute path) as zip bytes. */
+  readonly download: (path: string) => Effect.Effect<Uint8Array, ActionServerError>
+  /**
+   * The VSCode URL (`…/?tkn=<token>&folder=<workspace>`): a signed, expiring preview URL on a private
+   * sandbox. `None` when the server has no VSCode token. Cached. The URL holds a token: it is `Redacted`.
+   */
+  readonly vscodeUrl: Effect.Effect<Option.Option<Redacted.Redacted<string>>, ActionServerError | DaytonaApiError>
+  /** The note for the agent on how to show application endpoints (preview link of port 3000). */
+  readonly agentInstructions: Effect.Effect<string, DaytonaApiError>
+}
+
+const PREVIEW_PORT_FOR_AGENT = 3000
+
+/**
+ * A run's observation as a {@link RunResult}; anything but a `run` observation is an `ActionFailed`.
+ *
+ * @since 0.1.0
+ */
+export const toRunResult = (observation: Observation): Effect.Effect<RunResult, ActionFailed> =>
+  observation._tag === "Run"
+    ? Effect.succeed(fromObservation(observation))
+    : Effect.fail(new ActionFailed({ action: "run", content: observation.content }))
+
+/**
+ * Makes the handle of a runtime whose action server answers at `endpoint`.
+ *
+ * @since 0.1.0
+ */
+export const make = (ctx: Lifecycle.Ctx, isPublic: boolean, sandboxId: string, endpoint: Endpoint) =>
+  Effect.gen(function* () {
+    const { client, server, options } = ctx
+    const oneAtATime = yield* Effect.makeSemaphore(1)
+    const retryPolicy = Retry.observe(Retry.actionRequest, Lifecycle.onRetry(ctx, "actionRequest"))
+
+    const request = <A>(name: string, effect: Effect.Effect<A, ActionServerError>) =>
+      Effect.gen(function* () {
+        const start = yield* Clock.currentTimeMillis
+        return yield* effect.pipe(
+          Effect.retry(retryPolicy),
+          Effect.tapError((error) =>
+            Metric.increment(Metric.tagged(Metric.tagged(Metrics.actionErrors, "action", name), "error", error._tag))
+          ),
+          Effect.ensuring(
+            Effect.flatMap(Clock.currentTimeMillis, (end) =>
+              Metric.update(Metric.tagged(Metrics.actionDuration, "action", name), end - start)
+            )
+          )
+        )
+      }).pipe(oneAtATime.withPermits(1), Effect.withSpan(`DaytonaRuntime.${name}`, { attributes: { sandboxId } }))
+
+    const execute = (action: Action) => request(action._tag.toLowerCase(), server.execute(endpoint, action))
+    const runWith = (action: Action) => Effect.flatMap(execute(action), toRunResult)
+
+    const vscodeUrlUncached = Effect.gen(function* () {
+      const token = yield* request("vscodeToken", server.vscodeToken(endpoint))
+      if (Option.isNone(token)) return Option.none<Redacted.Redacted<string>>()
+      const base = isPublic
+        ? (yield* client.previewLink(sandboxId, options.vscodePort)).url
+        : Redacted.value(
+            (yield* client.signedPreviewUrl(sandboxId, options.vscodePort, secondsOf(options.vscodeUrlTtl))).url
+          )
+      const query = `tkn=${encodeURIComponent(Redacted.value(token.value))}&folder=${encodeURIComponent(options.workspacePath)}`
+      return Option.some(Redacted.make(`${base.replace(/\/+$/, "")}/?${query}`))
+    })
+    // A signed URL expires: refresh it a minute before it does.
+    const vscodeUrl = isPublic
+      ? yield* Effect.cached(vscodeUrlUncached)
+      : yield* Effect.cachedWithTTL(vscodeUrlUncached, minusAMinute(options.vscodeUrlTtl))
+
+    const agentInstructions = yield* Effect.cached(
+      Effect.map(
+        client.previewLink(sandboxId, PREVIEW_PORT_FOR_AGENT),
+        (link) =>
+          `When showing endpoints to access applications for any port, e.g. port ${PREVIEW_PORT_FOR_AGENT}, ` +
+          `instead of localhost:${PREVIEW_PORT_FOR_AGENT}, use this format: ${link.url}.`
+      )
+    )
+
+    return {
+      sid: options.sid,
+      sandboxId,
+      actionServerUrl: endpoint.url,
+      public: isPublic,
+      status: Ref.get(ctx.status),
+      events: Stream.filter(ctx.events.stream, (event) => event.sid === options.sid),
+      run: (command, runOptions) => runWith(runAction(command, runOptions)),
+      readOutput: (inputOptions) => runWith(inputAction("", inputOptions)),
+      sendInput: (input, inputOptions) => runWith(inputAction(input, inputOptions)),
+      interrupt: (inputOptions) => runWith(inputAction("C-c", inputOptions)),
+      execute,
+      bridge: (actions) =>
+        Stream.mapEffect(actions, ({ action, id }) =>
+          Effect.map(execute(action), (observation): ObservationEvent => ({ cause: id, observation }))
+        ),
+      listFiles: (path?: string) => request("listFiles", server.listFiles(endpoint, path)),
+      upload: (file) => request("upload", server.uploadFile(endpoint, file)),
+      download: (path) => request("download", server.downloadFiles(endpoint, path)),
+      vscodeUrl,
+      agentInstructions
+    } satisfies DaytonaRuntimeHandle
+  })
+
+const secondsOf = (duration: Duration.Duration): number => Math.max(60, Math.floor(Duration.toSeconds(duration)))
+
+const minusAMinute = (duration: Duration.Duration): Duration.Duration =>
+  Duration.millis(Math.max(1_000, Duration.toMillis(duration) - 60_000))
