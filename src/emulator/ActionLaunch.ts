@@ -38,6 +38,8 @@ export interface ActionLaunch {
   readonly workingDir: string
   /** The words after the port, up to the end of that shell command (quotes removed). */
   readonly arguments: ReadonlyArray<string>
+  /** What the command line `export`s before the launch (`export NAME=value …`): the server's environment. */
+  readonly env: Readonly<Record<string, string>>
 }
 
 /**
@@ -75,8 +77,24 @@ export const parseLaunch = (command: string): Option.Option<ActionLaunch> => {
   return Option.some({
     port,
     workingDir: dir === null ? "/workspace" : (dir[1] ?? dir[2] ?? dir[3] ?? "/workspace"),
-    arguments: shellWords(command.slice(launch.index + launch[0].length))
+    arguments: shellWords(command.slice(launch.index + launch[0].length)),
+    env: exportsBefore(command, launch.index)
   })
+}
+
+const EXPORT = /(?:^|[;&|]\s*|\n\s*)export\s+/g
+const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s
+
+/** The `NAME=value` words of every `export` of the command line before `end`. */
+const exportsBefore = (command: string, end: number): Record<string, string> => {
+  const env: Record<string, string> = {}
+  for (const match of command.slice(0, end).matchAll(EXPORT)) {
+    for (const word of shellWords(command.slice(match.index + match[0].length, end))) {
+      const assignment = ASSIGNMENT.exec(word)
+      if (assignment !== null) env[assignment[1]!] = assignment[2]!
+    }
+  }
+  return env
 }
 
 /**
@@ -179,7 +197,7 @@ export const launchActionServer = (
       return yield* spawn(
         host,
         parent,
-        { sandbox, script, cwd: "/", env: commandEnv(sandbox), isolation: Isolation.host },
+        { sandbox, script, cwd: "/", env: commandEnv(sandbox, launch.env), isolation: Isolation.host },
         command
       )
     }
@@ -202,6 +220,7 @@ export const launchActionServer = (
         ` --port ${hostPort} --working-dir ${quote(serverDir)}` +
         ` --boot-delay-ms ${Duration.toMillis(behaviour.bootDelay)} --bad-gateway-burst ${behaviour.badGatewayBurst}`
       const env = commandEnv(sandbox, {
+        ...launch.env,
         VSCODE_CONNECTION_TOKEN: behaviour.vscodeToken,
         ...(Option.isSome(previewToken) ? { DAYTONA_PREVIEW_TOKEN: previewToken.value } : {})
       })
@@ -210,11 +229,12 @@ export const launchActionServer = (
     }
     const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
     yield* Scope.addFinalizer(scope, finish(command, 143))
-    const sessionApiKey = Option.filter(Option.fromNullable(sandbox.env["SESSION_API_KEY"]), (key) => key !== "")
+    const serverEnv = commandEnv(sandbox, launch.env)
+    const sessionApiKey = Option.filter(Option.fromNullable(serverEnv["SESSION_API_KEY"]), (key) => key !== "")
     yield* serve({
       port: hostPort,
       workingDir,
-      env: commandEnv(sandbox),
+      env: serverEnv,
       sessionApiKey,
       previewToken,
       vscodeToken: behaviour.vscodeToken,

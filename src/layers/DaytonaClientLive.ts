@@ -336,6 +336,11 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
         await sandbox.waitUntilStopped(lifecycleSeconds)
       }),
 
+    setLabels: (id, labels) =>
+      call("setLabels", id, Timeouts.request, async () => {
+        await (await sandboxFor(id)).setLabels({ ...labels })
+      }),
+
     refreshActivity: (id) =>
       call("refreshActivity", id, Timeouts.request, async () => {
         const sandbox = await sandboxFor(id)

@@ -287,6 +287,16 @@ export const make = (
       waitUntilStopped: (id) =>
         op("waitUntilStopped", id, Effect.asVoid(store.waitFor("waitUntilStopped", id, "stopped", Waits.bound))),
 
+      setLabels: (id, labels) =>
+        op(
+          "setLabels",
+          id,
+          Effect.map(find("setLabels", id), ({ entry }) => {
+            for (const key of Object.keys(entry.labels)) delete entry.labels[key]
+            Object.assign(entry.labels, labels)
+          })
+        ),
+
       refreshActivity: (id) =>
         op(
           "refreshActivity",

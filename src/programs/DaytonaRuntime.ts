@@ -49,10 +49,16 @@ export const acquire = (
       server: yield* ActionServer,
       events: yield* RuntimeEvents,
       config,
-      coordinator: yield* Coordinator.current(config.maxConcurrentCreates),
+      coordinator: yield* Coordinator.current(config.maxConcurrentCreates, config.createsPerMinute),
       options: resolved,
       acquireId: yield* Lifecycle.randomId,
-      status: yield* Ref.make<RuntimeStatus>("STARTING_RUNTIME")
+      status: yield* Ref.make<RuntimeStatus>("STARTING_RUNTIME"),
+      lease: yield* Ref.make<Lifecycle.LeaseHold>({
+        holder: resolved.holder,
+        generation: 0,
+        shared: false,
+        fencedBy: Option.none()
+      })
     }
     if (resolved.workspaceBase !== undefined) {
       yield* Effect.logWarning("workspaceBase is set, but mounting a host folder is not supported on Daytona: ignored")
@@ -114,7 +120,7 @@ const connect = (ctx: Lifecycle.Ctx, scope: Scope.CloseableScope) =>
     // while it runs (Ctrl-C during the close) would otherwise reach its interruptible, time-boxed work
     // and abort it, leaving the sandbox running. Only the time box ends it early.
     const release = (obtained: Lifecycle.Obtained) =>
-      Lifecycle.closeSandbox(ctx, obtained.sandbox.id, options.onClose).pipe(
+      closeHeld(ctx, obtained.sandbox.id).pipe(
         Effect.timeoutTo({
           duration: Lifecycle.CLOSE_TIMEOUT,
           onSuccess: (closed) => closed,
@@ -135,7 +141,7 @@ const connect = (ctx: Lifecycle.Ctx, scope: Scope.CloseableScope) =>
     const settled = yield* Lifecycle.settle(ctx, obtained)
     const endpoint = yield* Lifecycle.endpointOf(ctx, settled.sandbox, obtained.sessionApiKey)
     const cmdId = settled.startServer
-      ? Option.some(yield* Lifecycle.startServer(ctx, sandboxId))
+      ? Option.some(yield* Lifecycle.startServer(ctx, sandboxId, obtained.sessionApiKey))
       : Option.none<string>()
     yield* Lifecycle.setStatus(ctx, "STARTING_RUNTIME", "waiting for the action execution server")
     yield* Lifecycle.waitUntilAlive(ctx, sandboxId, endpoint, cmdId)
@@ -153,15 +159,29 @@ const connect = (ctx: Lifecycle.Ctx, scope: Scope.CloseableScope) =>
       }).pipe(Lifecycle.timed("setup"))
     }
 
-    // Keep auto-stop from firing under a long agent turn, for as long as the runtime is held.
-    if (Option.getOrElse(settled.sandbox.autoStopInterval, () => ctx.config.autoStopIntervalMinutes) > 0) {
-      yield* Effect.forkIn(Lifecycle.keepAlive(ctx, sandboxId), scope)
-    }
+    // Renew the lease (and keep auto-stop from firing under a long agent turn) for as long as the runtime is held.
+    yield* Effect.forkIn(Lifecycle.keepAlive(ctx, sandboxId), scope)
 
     yield* Lifecycle.setStatus(ctx, "READY")
     yield* Lifecycle.emit(ctx, (stamp) => RuntimeEvent.Ready({ ...stamp, sandboxId, url: endpoint.url }))
     return handle
   }).pipe(Effect.provideService(Scope.Scope, scope))
+
+/**
+ * Closes the sandbox by the close policy — unless another holder took it over (it is theirs now); `keep` gives the
+ * lease up, so another process may attach at once.
+ */
+const closeHeld = (ctx: Lifecycle.Ctx, sandboxId: string): Effect.Effect<Lifecycle.CloseOutcome> =>
+  Effect.flatMap(Lifecycle.fencedBy(ctx), (fenced) =>
+    Option.isSome(fenced)
+      ? Effect.succeed<Lifecycle.CloseOutcome>({
+          action: "fenced",
+          error: `taken over by ${fenced.value.holder} (lease generation ${fenced.value.generation})`
+        })
+      : Effect.tap(Lifecycle.closeSandbox(ctx, sandboxId, ctx.options.onClose), (outcome) =>
+          outcome.action === "kept" ? Lifecycle.releaseLease(ctx, sandboxId) : Effect.void
+        )
+  )
 
 /** An initial command must complete: one still running would leave every later command not executed. */
 const initialCommand = (handle: DaytonaRuntimeHandle, command: string) =>

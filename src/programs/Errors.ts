@@ -6,6 +6,7 @@
 import { Data } from "effect"
 import type { ActionServerError } from "../services/ActionServer.js"
 import type { AmbiguousSandbox, DaytonaApiError } from "../services/DaytonaClient.js"
+import type { LeaseHeld } from "./Lease.js"
 import type { InvalidRuntimeOptions } from "./Options.js"
 
 /**
@@ -75,6 +76,7 @@ export class ActionFailed extends Data.TaggedError("ActionFailed")<{
  * @since 0.1.0
  */
 export type ConnectError =
+  | LeaseHeld
   | InvalidRuntimeOptions
   | DaytonaApiError
   | AmbiguousSandbox
@@ -82,3 +84,25 @@ export type ConnectError =
   | ActionServerNotReady
   | ActionServerError
   | ActionFailed
+  | RuntimeFenced
+
+/**
+ * The runtime was fenced: another holder took its sandbox over (a newer lease generation), so it no longer acts on
+ * the sandbox. Acquire a runtime again (attaching) to work with the sandbox.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class RuntimeFenced extends Data.TaggedError("RuntimeFenced")<{
+  readonly sandboxId: string
+  /** The holder that has the sandbox now. */
+  readonly holder: string
+  readonly generation: number
+}> {
+  override get message(): string {
+    return (
+      `Sandbox ${this.sandboxId} was taken over by ${this.holder} (lease generation ${this.generation}): this runtime ` +
+      "no longer acts on it; acquire it again (attachToExisting) to work with it"
+    )
+  }
+}

@@ -11,7 +11,7 @@ import type { Action, ActionServerError, Endpoint, Observation, UploadFile } fro
 import type { DaytonaApiError } from "../services/DaytonaClient.js"
 import type { RuntimeEvent, RuntimeStatus } from "../services/RuntimeEvents.js"
 import { fromObservation, inputAction, runAction, type RunOptions, type RunResult } from "./Commands.js"
-import { ActionFailed } from "./Errors.js"
+import { ActionFailed, RuntimeFenced } from "./Errors.js"
 import * as Lifecycle from "./Lifecycle.js"
 import * as Metrics from "./Metrics.js"
 
@@ -56,22 +56,22 @@ export interface DaytonaRuntimeHandle {
    * A command that outlives its timeout is `StillRunning`, not failed; while it runs, the next command is
    * `NotExecuted`. An `error` observation (e.g. several commands in one string) fails with `ActionFailed`.
    */
-  readonly run: (command: string, options?: RunOptions) => Effect.Effect<RunResult, ActionServerError | ActionFailed>
+  readonly run: (command: string, options?: RunOptions) => Effect.Effect<RunResult, HandleError | ActionFailed>
   /** Waits for more output of the running command (an empty input); `NothingRunning` when none runs. */
   readonly readOutput: (
     options?: Pick<RunOptions, "timeout" | "blocking">
-  ) => Effect.Effect<RunResult, ActionServerError | ActionFailed>
+  ) => Effect.Effect<RunResult, HandleError | ActionFailed>
   /** Types `input` and Enter into the running command (a special key such as `C-d` without Enter). */
   readonly sendInput: (
     input: string,
     options?: Pick<RunOptions, "timeout" | "blocking">
-  ) => Effect.Effect<RunResult, ActionServerError | ActionFailed>
+  ) => Effect.Effect<RunResult, HandleError | ActionFailed>
   /** Sends `C-c` to the running command; `Completed` (exit code 130) once its shell is back. */
   readonly interrupt: (
     options?: Pick<RunOptions, "timeout" | "blocking">
-  ) => Effect.Effect<RunResult, ActionServerError | ActionFailed>
+  ) => Effect.Effect<RunResult, HandleError | ActionFailed>
   /** Sends any action; every observation, an error one included, is returned as a value. */
-  readonly execute: (action: Action) => Effect.Effect<Observation, ActionServerError>
+  readonly execute: (action: Action) => Effect.Effect<Observation, HandleError>
   /**
    * The event-stream bridge: runs each action of `actions` in turn (one at a time, through the same semaphore as
    * every other call) and emits its observation with the action's id as `cause`, in order. Interrupting the
@@ -80,23 +80,31 @@ export interface DaytonaRuntimeHandle {
    */
   readonly bridge: <E, R>(
     actions: Stream.Stream<ActionEvent, E, R>
-  ) => Stream.Stream<ObservationEvent, E | ActionServerError, R>
+  ) => Stream.Stream<ObservationEvent, E | HandleError, R>
   /** The entries of a folder (the server's working folder by default; relative paths start there). */
-  readonly listFiles: (path?: string) => Effect.Effect<ReadonlyArray<string>, ActionServerError>
+  readonly listFiles: (path?: string) => Effect.Effect<ReadonlyArray<string>, HandleError>
   /** Copies a file into a folder of the sandbox (an absolute path); a `.zip` is unpacked there. */
-  readonly upload: (file: UploadFile) => Effect.Effect<void, ActionServerError>
+  readonly upload: (file: UploadFile) => Effect.Effect<void, HandleError>
   /** A folder of the sandbox (an absolute path) as zip bytes. */
-  readonly download: (path: string) => Effect.Effect<Uint8Array, ActionServerError>
+  readonly download: (path: string) => Effect.Effect<Uint8Array, HandleError>
   /**
    * The VSCode URL (`…/?tkn=<token>&folder=<workspace>`): a signed, expiring preview URL on a private
    * sandbox. `None` when the server has no VSCode token. Cached. The URL holds a token: it is `Redacted`.
    */
-  readonly vscodeUrl: Effect.Effect<Option.Option<Redacted.Redacted<string>>, ActionServerError | DaytonaApiError>
+  readonly vscodeUrl: Effect.Effect<Option.Option<Redacted.Redacted<string>>, HandleError | DaytonaApiError>
   /** The note for the agent on how to show application endpoints (preview link of port 3000). */
   readonly agentInstructions: Effect.Effect<string, DaytonaApiError>
 }
 
 const PREVIEW_PORT_FOR_AGENT = 3000
+
+/**
+ * How a request through the handle fails: the action server's errors, or `RuntimeFenced` once another holder has
+ * taken the sandbox over.
+ *
+ * @since 0.2.0
+ */
+export type HandleError = ActionServerError | RuntimeFenced
 
 /**
  * A run's observation as a {@link RunResult}; anything but a `run` observation is an `ActionFailed`.
@@ -121,6 +129,14 @@ export const make = (ctx: Lifecycle.Ctx, isPublic: boolean, sandboxId: string, e
 
     const request = <A>(name: string, effect: Effect.Effect<A, ActionServerError>) =>
       Effect.gen(function* () {
+        const fenced = yield* Lifecycle.fencedBy(ctx)
+        if (Option.isSome(fenced)) {
+          return yield* new RuntimeFenced({
+            sandboxId,
+            holder: fenced.value.holder,
+            generation: fenced.value.generation
+          })
+        }
         const start = yield* Clock.currentTimeMillis
         return yield* effect.pipe(
           Effect.retry(retryPolicy),

@@ -130,6 +130,22 @@ export const renewed = (holder: string, generation: number, now: number, timeout
 export const isLive = (lease: Lease, now: number): boolean => lease.expires.getTime() > now
 
 /**
+ * Whether a sandbox in `state` may have a holder acting on it: a stopped, archived or failed sandbox has none, so
+ * its lease (even unexpired) does not keep others out.
+ *
+ * @since 0.2.0
+ */
+export const isActiveState = (state: string): boolean =>
+  state === "started" || state === "starting" || state === "creating" || state === "restoring" || state === "resuming"
+
+/**
+ * Whether a lease keeps others out of a sandbox in `state` at `now`: unexpired, on a sandbox that may be in use.
+ *
+ * @since 0.2.0
+ */
+export const holds = (lease: Lease, state: string, now: number): boolean => isLive(lease, now) && isActiveState(state)
+
+/**
  * What a holder of generation `generation` finds when it reads the labels: still its lease, or superseded — a
  * newer generation, or (unless it shares the lease) another holder at its generation. A sharer renews the lease
  * under the holder it found, so it is superseded only by a newer generation.

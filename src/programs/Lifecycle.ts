@@ -32,7 +32,9 @@ import {
 import type { CoordinatorService } from "./Coordinator.js"
 import { ActionServerNotReady, SandboxUnusable } from "./Errors.js"
 import * as Metrics from "./Metrics.js"
-import { type OnClose, type ResolvedOptions, sandboxEnv, sandboxNameFor, startCommandFor } from "./Options.js"
+import * as Lease from "./Lease.js"
+import { type OnClose, type ResolvedOptions, sandboxNameFor, serverEnv, startCommandFor } from "./Options.js"
+import * as SessionKey from "./SessionKey.js"
 
 /** The process session the action execution server runs in. */
 export const SERVER_SESSION = "action-execution-server"
@@ -52,6 +54,22 @@ export interface Ctx {
   /** A label value unique to this acquire, so a half-made sandbox can be found and cleaned up. */
   readonly acquireId: string
   readonly status: Ref.Ref<RuntimeStatus>
+  /** This runtime's part in the sandbox's lease (set when the sandbox is obtained). */
+  readonly lease: Ref.Ref<LeaseHold>
+}
+
+/**
+ * How a runtime holds its sandbox's lease.
+ *
+ * @since 0.2.0
+ */
+export interface LeaseHold {
+  readonly holder: string
+  readonly generation: number
+  /** Shared with the holder found at attach (`onLiveLease: "share"`): renewed under that holder's id. */
+  readonly shared: boolean
+  /** Set once another holder has taken the sandbox over. */
+  readonly fencedBy: Option.Option<Lease.Lease>
 }
 
 /**
@@ -119,29 +137,33 @@ export const randomId = randomHex(16)
  * Creates the sandbox: ownership labels on the request, a SID-derived name when attach-or-create
  * (a concurrent create elsewhere then gets 409 and this runtime attaches to the winner).
  */
-const create = (ctx: Ctx): Effect.Effect<Obtained, DaytonaApiError | AmbiguousSandbox> =>
+const create = (ctx: Ctx): Effect.Effect<Obtained, DaytonaApiError | AmbiguousSandbox | Lease.LeaseHeld> =>
   Effect.gen(function* () {
     const { client, config, options } = ctx
     yield* setStatus(ctx, "BUILDING_RUNTIME")
-    const env = sandboxEnv(options, yield* randomHex(32))
     const name = options.attachToExisting ? sandboxNameFor(options.sid) : undefined
-    const now = new Date(yield* Clock.currentTimeMillis).toISOString()
+    const now = yield* Clock.currentTimeMillis
+    const { holder } = yield* Ref.get(ctx.lease)
+    // No custom env vars: Daytona serves a create from a warm pool only without them. What the sandbox env carried
+    // reaches the action server through its start command.
     const sandbox = yield* client.create({
       name,
       language: "python",
       snapshot: options.snapshot,
-      envVars: env,
+      envVars: {},
       labels: {
         [SID_LABEL]: options.sid,
         [OWNER_LABEL]: OWNER_VALUE,
-        [CREATED_AT_LABEL]: now,
-        [ACQUIRE_LABEL]: ctx.acquireId
+        [CREATED_AT_LABEL]: new Date(now).toISOString(),
+        [ACQUIRE_LABEL]: ctx.acquireId,
+        ...Lease.labels(Lease.renewed(holder, 1, now, options.leaseTimeout))
       },
       public: config.public,
       autoStopInterval: config.autoStopIntervalMinutes
     })
+    yield* Ref.update(ctx.lease, (hold) => ({ ...hold, generation: 1, shared: false }))
     yield* emit(ctx, (stamp) => RuntimeEvent.SandboxCreated({ ...stamp, sandboxId: sandbox.id }))
-    return { sandbox, created: true, sessionApiKey: Redacted.make(env.SESSION_API_KEY!) }
+    return { sandbox, created: true, sessionApiKey: yield* SessionKey.derive(config.apiKey, sandbox.id) }
   }).pipe(
     Effect.catchIf(
       (error): error is DaytonaApiError => ctx.options.attachToExisting && isApiError("Conflict")(error),
@@ -150,7 +172,7 @@ const create = (ctx: Ctx): Effect.Effect<Obtained, DaytonaApiError | AmbiguousSa
   )
 
 /** Another process created the SID's sandbox first: attach to it instead of making a second one. */
-const attachToWinner = (ctx: Ctx): Effect.Effect<Obtained, DaytonaApiError | AmbiguousSandbox> =>
+const attachToWinner = (ctx: Ctx): Effect.Effect<Obtained, DaytonaApiError | AmbiguousSandbox | Lease.LeaseHeld> =>
   Effect.gen(function* () {
     yield* Effect.logInfo("the SID's sandbox was created concurrently elsewhere; attaching to it")
     const found = yield* ctx.client.findBySid(ctx.options.sid)
@@ -161,14 +183,41 @@ const attachToWinner = (ctx: Ctx): Effect.Effect<Obtained, DaytonaApiError | Amb
     return yield* attached(ctx, sandbox)
   })
 
-const attached = (ctx: Ctx, sandbox: Sandbox): Effect.Effect<Obtained> =>
+/**
+ * Attaches to a found sandbox: takes its lease (a new generation) unless another holder's lease is live, in which
+ * case `onLiveLease` decides — fail, share, or take over. The session key is derived (or, for a sandbox created
+ * with it in its env, read there).
+ */
+const attached = (ctx: Ctx, sandbox: Sandbox): Effect.Effect<Obtained, DaytonaApiError | Lease.LeaseHeld> =>
   Effect.gen(function* () {
+    const { options } = ctx
+    const now = yield* Clock.currentTimeMillis
+    const { holder } = yield* Ref.get(ctx.lease)
+    const found = Lease.read(sandbox.labels)
+    const held = Option.filter(found, (lease) => lease.holder !== holder && Lease.holds(lease, sandbox.state, now))
+    if (Option.isSome(held) && options.onLiveLease === "fail") {
+      return yield* new Lease.LeaseHeld({
+        sandboxId: sandbox.id,
+        holder: held.value.holder,
+        expires: held.value.expires
+      })
+    }
+    if (Option.isSome(held) && options.onLiveLease === "share") {
+      yield* Ref.update(ctx.lease, (hold) => ({ ...hold, generation: held.value.generation, shared: true }))
+    } else {
+      const generation = Option.match(found, { onNone: () => 1, onSome: (lease) => lease.generation + 1 })
+      yield* ctx.client.setLabels(sandbox.id, {
+        ...sandbox.labels,
+        ...Lease.labels(Lease.renewed(holder, generation, now, options.leaseTimeout))
+      })
+      yield* Ref.update(ctx.lease, (hold) => ({ ...hold, generation, shared: false }))
+    }
     yield* emit(ctx, (stamp) => RuntimeEvent.SandboxAttached({ ...stamp, sandboxId: sandbox.id, state: sandbox.state }))
     const key = sandbox.env["SESSION_API_KEY"]
     return {
       sandbox,
       created: false,
-      sessionApiKey: key ?? Redacted.make(yield* randomHex(32))
+      sessionApiKey: key ?? (yield* SessionKey.derive(ctx.config.apiKey, sandbox.id))
     }
   })
 
@@ -177,7 +226,9 @@ const attached = (ctx: Ctx, sandbox: Sandbox): Effect.Effect<Obtained> =>
  *
  * @since 0.1.0
  */
-export const findExisting = (ctx: Ctx): Effect.Effect<Option.Option<Obtained>, DaytonaApiError | AmbiguousSandbox> =>
+export const findExisting = (
+  ctx: Ctx
+): Effect.Effect<Option.Option<Obtained>, DaytonaApiError | AmbiguousSandbox | Lease.LeaseHeld> =>
   ctx.options.attachToExisting
     ? Effect.flatMap(ctx.client.findBySid(ctx.options.sid), (found) =>
         Option.match(found, {
@@ -195,7 +246,9 @@ export const findExisting = (ctx: Ctx): Effect.Effect<Option.Option<Obtained>, D
  *
  * @since 0.1.0
  */
-export const createSandbox = (ctx: Ctx): Effect.Effect<Obtained, DaytonaApiError | AmbiguousSandbox> =>
+export const createSandbox = (
+  ctx: Ctx
+): Effect.Effect<Obtained, DaytonaApiError | AmbiguousSandbox | Lease.LeaseHeld> =>
   create(ctx).pipe(
     Effect.onError(() => cleanupOrphans(ctx)),
     timed("obtain")
@@ -348,15 +401,18 @@ export const endpointOf = (
  *
  * @since 0.1.0
  */
-export const startServer = (ctx: Ctx, sandboxId: string): Effect.Effect<string, DaytonaApiError> =>
+export const startServer = (
+  ctx: Ctx,
+  sandboxId: string,
+  sessionApiKey: Redacted.Redacted<string>
+): Effect.Effect<string, DaytonaApiError> =>
   Effect.gen(function* () {
     yield* emit(ctx, (stamp) => RuntimeEvent.ServerStarting({ ...stamp, sandboxId }))
     yield* ctx.client
       .createSession(sandboxId, SERVER_SESSION)
       .pipe(Effect.catchIf(isApiError("Conflict"), () => Effect.logDebug("the server session exists already")))
-    const result = yield* ctx.client.executeSessionCommand(sandboxId, SERVER_SESSION, startCommandFor(ctx.options), {
-      runAsync: true
-    })
+    const command = startCommandFor(ctx.options, serverEnv(ctx.options, Redacted.value(sessionApiKey)))
+    const result = yield* ctx.client.executeSessionCommand(sandboxId, SERVER_SESSION, command, { runAsync: true })
     return result.cmdId
   }).pipe(timed("server_start"))
 
@@ -416,16 +472,103 @@ export const waitUntilAlive = (
   )
 
 /**
- * Refreshes the sandbox's activity every `interval` so auto-stop does not fire under a long agent
- * turn; failures are logged, never fatal. Runs until interrupted (the runtime's scope ends it).
+ * One renewal: reads the sandbox; a newer generation (or another holder of an unshared generation) fences the
+ * runtime; otherwise the lease is renewed in the labels and, when nothing else did within half an interval, the
+ * sandbox's activity refreshed (so auto-stop does not fire under a long agent turn). Returns whether to go on.
+ */
+const renew = (ctx: Ctx, sandboxId: string): Effect.Effect<boolean, DaytonaApiError> =>
+  Effect.gen(function* () {
+    const { client, options } = ctx
+    const sandbox = yield* client.get(sandboxId)
+    const hold = yield* Ref.get(ctx.lease)
+    const current = Lease.read(sandbox.labels)
+    if (Lease.standing(current, hold) === "superseded" && Option.isSome(current)) {
+      yield* Ref.set(ctx.lease, { ...hold, fencedBy: current })
+      yield* Effect.logWarning(
+        `sandbox ${sandboxId} was taken over by ${current.value.holder} (lease generation ` +
+          `${current.value.generation}); this runtime stops acting on it`
+      )
+      yield* emit(ctx, (stamp) =>
+        RuntimeEvent.Fenced({
+          ...stamp,
+          sandboxId,
+          holder: current.value.holder,
+          generation: current.value.generation
+        })
+      )
+      return false
+    }
+    if (!Lease.isActiveState(sandbox.state)) return true
+    const now = yield* Clock.currentTimeMillis
+    const holder = hold.shared
+      ? Option.match(current, { onNone: () => hold.holder, onSome: (l) => l.holder })
+      : hold.holder
+    yield* client.setLabels(sandboxId, {
+      ...sandbox.labels,
+      ...Lease.labels(Lease.renewed(holder, hold.generation, now, options.leaseTimeout))
+    })
+    const autoStops = Option.getOrElse(sandbox.autoStopInterval, () => ctx.config.autoStopIntervalMinutes) > 0
+    const quietFor = Option.match(sandbox.lastActivityAt, {
+      onNone: () => Infinity,
+      onSome: (at) => now - at.getTime()
+    })
+    if (autoStops && quietFor > Duration.toMillis(options.keepAliveInterval) / 2) {
+      yield* client.refreshActivity(sandboxId)
+    }
+    return true
+  })
+
+/**
+ * Renews the runtime's lease every `keepAliveInterval` for as long as it is held (the runtime's scope ends it), and
+ * keeps auto-stop from firing under a long agent turn. A failed renewal is logged and tried again at the next tick;
+ * once the runtime is fenced, it stops.
  *
  * @since 0.1.0
  */
 export const keepAlive = (ctx: Ctx, sandboxId: string): Effect.Effect<void> =>
-  ctx.client.refreshActivity(sandboxId).pipe(
-    Effect.catchAll((error) => Effect.logWarning(`could not refresh the sandbox's activity: ${error.message}`)),
+  renew(ctx, sandboxId).pipe(
+    Effect.catchAll((error) =>
+      Effect.as(Effect.logWarning(`could not renew the lease of sandbox ${sandboxId}: ${error.message}`), true)
+    ),
     Effect.delay(ctx.options.keepAliveInterval),
-    Effect.forever
+    Effect.repeat({ while: (goOn) => goOn }),
+    Effect.asVoid
+  )
+
+/**
+ * The runtime's sandbox was taken over by another holder (see {@link keepAlive}).
+ *
+ * @since 0.2.0
+ */
+export const fencedBy = (ctx: Ctx): Effect.Effect<Option.Option<Lease.Lease>> =>
+  Effect.map(Ref.get(ctx.lease), (hold) => hold.fencedBy)
+
+/**
+ * Gives the lease up when the runtime closes without stopping or deleting its sandbox (the `keep` policy), so
+ * another process may attach at once; a fenced or sharing runtime leaves the lease to its holder.
+ *
+ * @since 0.2.0
+ */
+export const releaseLease = (ctx: Ctx, sandboxId: string): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const hold = yield* Ref.get(ctx.lease)
+    if (hold.shared || Option.isSome(hold.fencedBy) || hold.generation === 0) return
+    const sandbox = yield* ctx.client.get(sandboxId)
+    if (Lease.standing(Lease.read(sandbox.labels), hold) !== "held") return
+    const now = yield* Clock.currentTimeMillis
+    yield* ctx.client.setLabels(sandboxId, {
+      ...sandbox.labels,
+      ...Lease.labels({
+        holder: hold.holder,
+        generation: hold.generation,
+        heartbeat: new Date(now),
+        expires: new Date(now)
+      })
+    })
+  }).pipe(
+    Effect.catchAll((error) =>
+      Effect.logWarning(`could not release the lease of sandbox ${sandboxId}: ${error.message}`)
+    )
   )
 
 /**

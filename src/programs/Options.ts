@@ -6,6 +6,7 @@
  */
 import { Data, Duration, Effect } from "effect"
 import type { DaytonaSettings } from "../services/DaytonaConfig.js"
+import { type LiveLeasePolicy, processHolder } from "./Lease.js"
 
 /**
  * What close does with the sandbox.
@@ -76,8 +77,20 @@ export interface RuntimeOptions {
   readonly initialCommands?: ReadonlyArray<string> | undefined
   /** Host folder to mount: not supported on Daytona (a warning is logged, as the original does). */
   readonly workspaceBase?: string | undefined
-  /** How often the sandbox's activity is refreshed while the runtime is held (default 5 minutes). */
+  /**
+   * How often, while the runtime is held, its lease is renewed and the sandbox's activity refreshed (default
+   * 5 minutes).
+   */
   readonly keepAliveInterval?: Duration.DurationInput | undefined
+  /** How long the lease lasts after each renewal (default three keep-alive intervals). */
+  readonly leaseTimeout?: Duration.DurationInput | undefined
+  /**
+   * When attaching to a sandbox whose lease another holder keeps renewing: `fail` (default, `LeaseHeld`), `share`
+   * (use it beside that holder) or `take-over` (a new lease generation: the other holder is fenced).
+   */
+  readonly onLiveLease?: LiveLeasePolicy | undefined
+  /** The holder id written into the lease (default: this process's, `host-pid-random`). */
+  readonly holder?: string | undefined
   /** How long a signed VSCode URL of a private sandbox stays valid (default 1 hour). */
   readonly vscodeUrlTtl?: Duration.DurationInput | undefined
 }
@@ -106,6 +119,9 @@ export interface ResolvedOptions {
   readonly initialCommands: ReadonlyArray<string>
   readonly workspaceBase: string | undefined
   readonly keepAliveInterval: Duration.Duration
+  readonly leaseTimeout: Duration.Duration
+  readonly onLiveLease: LiveLeasePolicy
+  readonly holder: string
   readonly vscodeUrlTtl: Duration.Duration
 }
 
@@ -185,6 +201,18 @@ export const resolve = (
     if (Duration.lessThan(keepAliveInterval, Duration.seconds(1))) {
       return fail("keepAliveInterval", "must be at least 1 second")
     }
+    const leaseTimeout = Duration.decode(options.leaseTimeout ?? Duration.times(keepAliveInterval, 3))
+    if (Duration.lessThanOrEqualTo(leaseTimeout, keepAliveInterval)) {
+      return fail("leaseTimeout", "must be longer than keepAliveInterval (the lease would lapse between renewals)")
+    }
+    const onLiveLease = options.onLiveLease ?? "fail"
+    if (onLiveLease !== "fail" && onLiveLease !== "share" && onLiveLease !== "take-over") {
+      return fail("onLiveLease", `must be "fail", "share" or "take-over", got ${JSON.stringify(onLiveLease)}`)
+    }
+    const holder = options.holder ?? processHolder
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(holder)) {
+      return fail("holder", "use 1–63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    }
     const vscodeUrlTtl = Duration.decode(options.vscodeUrlTtl ?? Duration.hours(1))
     if (Duration.lessThan(vscodeUrlTtl, Duration.minutes(1))) return fail("vscodeUrlTtl", "must be at least 1 minute")
     return Effect.succeed({
@@ -206,6 +234,9 @@ export const resolve = (
       initialCommands: options.initialCommands ?? [],
       workspaceBase: options.workspaceBase,
       keepAliveInterval,
+      leaseTimeout,
+      onLiveLease,
+      holder,
       vscodeUrlTtl
     })
   })
@@ -240,14 +271,17 @@ const fnv1a = (text: string): string => {
 export const OPENHANDS_PYTHON_PREFIX = "/openhands/micromamba/bin/micromamba run -n openhands poetry run"
 
 /**
- * The command that starts the action execution server in the sandbox, as OpenHands' Daytona runtime builds it
- * (`mkdir -p <workspace> && cd /openhands/code && <get_action_execution_server_startup_command>` with the user
- * `openhands`, 1000).
+ * The command that starts the action execution server in the sandbox, as OpenHands builds it, after the
+ * `export` of the server's environment ({@link serverEnv}): the sandbox itself is created without custom env
+ * vars, so that Daytona can serve the create from a warm pool.
  *
  * @since 0.1.0
  */
-export const startCommandFor = (options: ResolvedOptions): string => {
-  if (options.startCommand !== undefined) return options.startCommand
+export const startCommandFor = (options: ResolvedOptions, env: Readonly<Record<string, string>>): string => {
+  const exports = `export ${Object.entries(env)
+    .map(([name, value]) => shellWord(`${name}=${value}`))
+    .join(" ")}`
+  if (options.startCommand !== undefined) return `${exports} && ${options.startCommand}`
   const server = [
     ...(options.serverLauncher === "openhands-image" ? [OPENHANDS_PYTHON_PREFIX] : []),
     "python -u -m openhands.runtime.action_execution_server",
@@ -258,19 +292,23 @@ export const startCommandFor = (options: ResolvedOptions): string => {
     "--user-id 1000",
     ...(options.enableBrowser ? [] : ["--no-enable-browser"])
   ].join(" ")
-  return `mkdir -p ${options.workspacePath} && cd /openhands/code && ${server}`
+  return `mkdir -p ${options.workspacePath} && cd /openhands/code && ${exports} && ${server}`
 }
 
+/** One word for bash: as it is when it holds nothing bash would read, else single-quoted. */
+const shellWord = (text: string): string => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`)
+
 /**
- * The sandbox environment: the original's defaults, then the user's variables.
+ * The action execution server's environment: OpenHands' defaults (`port`, `PYTHONUNBUFFERED`, `VSCODE_PORT`,
+ * `DEBUG`), the session key, then the user's variables (which win, but never over the key).
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const sandboxEnv = (options: ResolvedOptions, sessionApiKey: string): Record<string, string> => ({
+export const serverEnv = (options: ResolvedOptions, sessionApiKey: string): Record<string, string> => ({
   port: String(options.sandboxPort),
   PYTHONUNBUFFERED: "1",
   VSCODE_PORT: String(options.vscodePort),
   ...(options.debug ? { DEBUG: "true" } : {}),
-  SESSION_API_KEY: sessionApiKey,
-  ...options.envVars
+  ...options.envVars,
+  SESSION_API_KEY: sessionApiKey
 })

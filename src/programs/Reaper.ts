@@ -1,7 +1,7 @@
 /**
  * The reaper: finds the sandboxes this tool created whose holder is gone — a process killed by SIGKILL or OOM,
  * a machine that died — and stops or deletes them. It goes by the lease each holder renews in the sandbox's
- * labels, never by name or age alone: a sandbox whose lease is live is never touched, whatever the TTL, and one
+ * labels, never by name or age alone: a running sandbox whose lease is live is never touched, whatever the TTL, and one
  * whose last heartbeat is younger than the TTL is left alone. Without a lease (sandboxes made before leases),
  * the creation time stands in for the heartbeat.
  *
@@ -132,7 +132,7 @@ export const plan = (sandboxes: ReadonlyArray<Sandbox>, now: number, options: Re
     const sign = lastSign(sandbox)
     const silentMillis = Option.match(sign, { onNone: () => Infinity, onSome: (date) => now - date.getTime() })
     const ttl = FAILED.has(sandbox.state) ? options.errorTtl : options.ttl
-    const verdict: Verdict = Option.exists(lease, (held) => Lease.isLive(held, now))
+    const verdict: Verdict = Option.exists(lease, (held) => Lease.holds(held, sandbox.state, now))
       ? "live-lease"
       : silentMillis < Duration.toMillis(ttl)
         ? "recent"
@@ -179,7 +179,9 @@ export const apply = (
       Effect.gen(function* () {
         const fresh = yield* client.get(item.sandbox.id)
         const at = yield* now
-        if (Option.exists(Lease.read(fresh.labels), (lease) => Lease.isLive(lease, at))) return "revived" as const
+        if (Option.exists(Lease.read(fresh.labels), (lease) => Lease.holds(lease, fresh.state, at))) {
+          return "revived" as const
+        }
         yield* item.verdict === "delete" ? client.delete(item.sandbox.id) : client.stop(item.sandbox.id)
         return "done" as const
       }).pipe(

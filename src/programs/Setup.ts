@@ -8,7 +8,6 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import type { ActionServerError } from "../services/ActionServer.js"
 import { runAction, type RunResult } from "./Commands.js"
 import { ActionFailed } from "./Errors.js"
 import type { ResolvedOptions } from "./Options.js"
@@ -73,11 +72,7 @@ export const gitCommand = (name: string, email: string): string =>
   `alias git="git --no-pager"; git config --global user.name ${shellQuote(name)} && ` +
   `git config --global user.email ${shellQuote(email)}`
 
-const step = (
-  run: (command: string) => Effect.Effect<RunResult, ActionServerError | ActionFailed>,
-  what: string,
-  command: string
-) =>
+const step = <E>(run: (command: string) => Effect.Effect<RunResult, E>, what: string, command: string) =>
   Effect.flatMap(run(command), (result) =>
     result._tag === "Completed" && result.exitCode === 0
       ? Effect.void
@@ -95,10 +90,10 @@ const step = (
  *
  * @since 0.1.0
  */
-export const setupShell = (
+export const setupShell = <E>(
   options: ResolvedOptions,
-  run: (command: string) => Effect.Effect<RunResult, ActionServerError | ActionFailed>
-): Effect.Effect<void, ActionServerError | ActionFailed> =>
+  run: (command: string) => Effect.Effect<RunResult, E>
+): Effect.Effect<void, E | ActionFailed> =>
   Effect.gen(function* () {
     yield* step(run, "removing SESSION_API_KEY from the shell", hideSessionKeyCommand)
     const variables = exportedVariables(options.envVars)
@@ -107,7 +102,10 @@ export const setupShell = (
       yield* step(run, "adding the environment variables to ~/.bashrc", bashrcCommand(variables))
     }
     yield* step(run, "git config", gitCommand(options.gitUserName, options.gitUserEmail)).pipe(
-      Effect.catchTag("ActionFailed", (error) => Effect.logWarning(`${error.content}`))
+      Effect.catchIf(
+        (error): error is ActionFailed => error instanceof ActionFailed,
+        (error) => Effect.logWarning(error.content)
+      )
     )
   }).pipe(Effect.withSpan("DaytonaRuntime.setupShell"))
 

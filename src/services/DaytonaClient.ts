@@ -268,6 +268,8 @@ export interface DaytonaClientService {
   readonly waitUntilStarted: (id: string) => Effect.Effect<Sandbox, DaytonaApiError>
   /** Waits until a sandbox is stopped (or gone). */
   readonly waitUntilStopped: (id: string) => Effect.Effect<void, DaytonaApiError>
+  /** Replaces the sandbox's labels with `labels` (Daytona's `PUT /sandbox/{id}/labels`: every label, not a patch). */
+  readonly setLabels: (id: string, labels: Readonly<Record<string, string>>) => Effect.Effect<void, DaytonaApiError>
   /** Resets the sandbox's inactivity timer, so auto-stop does not fire under a long agent turn. */
   readonly refreshActivity: (id: string) => Effect.Effect<void, DaytonaApiError>
   /** The preview link (URL and token) of a sandbox port. */

@@ -34,6 +34,8 @@ export type CloseAction =
   | "none"
   /** Stopping or deleting failed after retries (see `error`); the sandbox may still run. */
   | "failed"
+  /** Another holder took the sandbox over (a newer lease generation): it was left to that holder. */
+  | "fenced"
 
 /**
  * A lifecycle event. Every event names the runtime's `sid`; `at` is the clock time in epoch millis.
@@ -55,6 +57,17 @@ export type RuntimeEvent = Data.TaggedEnum<{
     readonly error: string
   }
   Ready: { readonly sid: string; readonly at: number; readonly sandboxId: string; readonly url: string }
+  /**
+   * Another holder took the sandbox over (its lease generation is newer, or another holder renews this one): the
+   * runtime stops acting on the sandbox — its actions fail with `RuntimeFenced` and its close leaves the sandbox.
+   */
+  Fenced: {
+    readonly sid: string
+    readonly at: number
+    readonly sandboxId: string
+    readonly holder: string
+    readonly generation: number
+  }
   Closing: { readonly sid: string; readonly at: number; readonly sandboxId: string; readonly action: CloseAction }
   /** The last event of every runtime, whether or not it obtained a sandbox. */
   Closed: {
@@ -108,6 +121,7 @@ export const describeEvent: (event: RuntimeEvent) => string = RuntimeEvent.$matc
   ServerStarting: (e) => `starting the action execution server in ${e.sandboxId}`,
   Retrying: (e) => `retrying (${e.policy}, attempt ${e.attempt}) in ${Duration.format(e.delay)}: ${e.error}`,
   Ready: (e) => `ready: ${e.url}`,
+  Fenced: (e) => `sandbox ${e.sandboxId} was taken over by ${e.holder} (lease generation ${e.generation}): fenced`,
   Closing: (e) => `closing sandbox ${e.sandboxId} (${e.action})`,
   Closed: (e) =>
     `closed${e.sandboxId === undefined ? "" : ` sandbox ${e.sandboxId}`}: ${e.action}${e.error === undefined ? "" : ` (${e.error})`}`

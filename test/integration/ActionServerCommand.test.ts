@@ -14,7 +14,7 @@ import { afterAll } from "vitest"
 import { parseLaunch, shellWords, withWorkingDir } from "../../src/emulator/ActionLaunch.js"
 import * as Emulator from "../../src/emulator/Emulator.js"
 import * as DaytonaClientLive from "../../src/layers/DaytonaClientLive.js"
-import { resolve, startCommandFor } from "../../src/programs/Options.js"
+import { resolve, serverEnv, startCommandFor } from "../../src/programs/Options.js"
 import { DaytonaClient } from "../../src/services/DaytonaClient.js"
 import { DaytonaConfig } from "../../src/services/DaytonaConfig.js"
 
@@ -58,8 +58,9 @@ describe("launch parsing", () => {
   it("the runtime's start command (micromamba prefix) is recognised with its arguments", () =>
     Effect.gen(function* () {
       const options = yield* resolve({}, yield* DaytonaConfig.make({ apiKey: Redacted.make("k") }))
-      const launch = Option.getOrThrow(parseLaunch(startCommandFor(options)))
+      const launch = Option.getOrThrow(parseLaunch(startCommandFor(options, serverEnv(options, "k3y 'quoted'"))))
       assert.deepStrictEqual(launch, {
+        env: { port: "4444", PYTHONUNBUFFERED: "1", VSCODE_PORT: "4445", SESSION_API_KEY: "k3y 'quoted'" },
         port: 4444,
         workingDir: "/workspace",
         arguments: [
@@ -80,8 +81,9 @@ describe("the emulator with an action server command", () => {
     Effect.gen(function* () {
       const control = yield* Emulator.EmulatorControl
       const client = yield* DaytonaClient
+      // Created without env vars: the server's environment comes with its start command.
       const sandbox = yield* client.create({
-        envVars: { SESSION_API_KEY: "standin-key", port: "4444" },
+        envVars: {},
         labels: {},
         public: false,
         autoStopInterval: 0
@@ -91,7 +93,7 @@ describe("the emulator with an action server command", () => {
       const { cmdId } = yield* client.executeSessionCommand(
         sandbox.id,
         "action-execution-server",
-        startCommandFor(options),
+        startCommandFor(options, serverEnv(options, "standin-key")),
         { runAsync: true }
       )
       const logs = yield* client.sessionCommandLogs(sandbox.id, "action-execution-server", cmdId).pipe(

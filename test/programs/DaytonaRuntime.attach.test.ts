@@ -236,7 +236,13 @@ describe("Lifecycle.settle", () => {
           coordinator: yield* Coordinator.current(4),
           options: yield* resolve({}, config),
           acquireId: "a",
-          status: yield* Ref.make<RuntimeStatus>("STARTING_RUNTIME")
+          status: yield* Ref.make<RuntimeStatus>("STARTING_RUNTIME"),
+          lease: yield* Ref.make<Lifecycle.LeaseHold>({
+            holder: "h",
+            generation: 0,
+            shared: false,
+            fencedBy: Option.none()
+          })
         }
         const memory = yield* DaytonaClientMemoryControl
         const sandbox = yield* memory.seed({ state })

@@ -2,6 +2,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Clock, Duration, Effect, Exit, Option, Redacted } from "effect"
 import { DaytonaClientMemoryControl } from "../../src/layers/DaytonaClientMemory.js"
 import * as DaytonaRuntime from "../../src/programs/DaytonaRuntime.js"
+import * as Lease from "../../src/programs/Lease.js"
+import * as SessionKey from "../../src/programs/SessionKey.js"
+import { DaytonaConfig } from "../../src/services/DaytonaConfig.js"
 import {
   ACQUIRE_LABEL,
   CREATED_AT_LABEL,
@@ -33,20 +36,21 @@ describe("DaytonaRuntime.acquire: create", () => {
           assert.match(sandbox!.labels[ACQUIRE_LABEL]!, /^[0-9a-f]{32}$/)
           assert.strictEqual(sandbox!.public, false)
           assert.deepStrictEqual(Option.getOrUndefined(sandbox!.autoStopInterval), 60)
-          const env = Object.fromEntries(Object.entries(sandbox!.env).map(([k, v]) => [k, Redacted.value(v)]))
-          assert.strictEqual(env.port, "4444")
-          assert.strictEqual(env.PYTHONUNBUFFERED, "1")
-          assert.strictEqual(env.VSCODE_PORT, "4445")
-          assert.strictEqual(env.EXTRA, "1")
-          assert.isUndefined(env.DEBUG)
-          assert.match(env.SESSION_API_KEY!, /^[0-9a-f]{64}$/)
+          // Created without custom env vars (so a warm pool can serve it): the server's environment, the session
+          // key (derived from the API key and the sandbox id) included, comes with its start command.
+          assert.deepStrictEqual(sandbox!.env, {})
+          const key = Redacted.value(yield* SessionKey.derive((yield* DaytonaConfig).apiKey, sandbox!.id))
+          assert.match(key, /^[0-9a-f]{64}$/)
+          assert.deepStrictEqual(Lease.read(sandbox!.labels).pipe(Option.map((l) => l.generation)), Option.some(1))
 
           const [command] = yield* memory.commands
           assert.strictEqual(command!.sessionId, "action-execution-server")
           assert.isTrue(command!.runAsync)
           assert.strictEqual(
             command!.command,
-            "mkdir -p /workspace && cd /openhands/code && /openhands/micromamba/bin/micromamba run -n openhands " +
+            "mkdir -p /workspace && cd /openhands/code && " +
+              `export port=4444 PYTHONUNBUFFERED=1 VSCODE_PORT=4445 EXTRA=1 SESSION_API_KEY=${key} && ` +
+              "/openhands/micromamba/bin/micromamba run -n openhands " +
               "poetry run python -u -m openhands.runtime.action_execution_server 4444 --working-dir /workspace " +
               "--username openhands --user-id 1000 --no-enable-browser"
           )
@@ -74,7 +78,7 @@ describe("DaytonaRuntime.acquire: create", () => {
           assert.strictEqual(calls.filter((c) => c.method === "alive").length, 3)
           const token = yield* memory.previewTokens(sandbox!.id)
           for (const call of calls) {
-            assert.strictEqual(Redacted.value(call.endpoint.sessionApiKey), env.SESSION_API_KEY)
+            assert.strictEqual(Redacted.value(call.endpoint.sessionApiKey), key)
             assert.strictEqual(
               Option.map(call.endpoint.previewToken, Redacted.value).pipe(Option.getOrUndefined),
               token
@@ -122,14 +126,16 @@ describe("DaytonaRuntime.acquire: create", () => {
             enableBrowser: true
           })
           const [sandbox] = yield* memory.sandboxes
-          assert.strictEqual(Redacted.value(sandbox!.env.DEBUG!), "true")
+          assert.deepStrictEqual(sandbox!.env, {})
           assert.isTrue(sandbox!.public)
           assert.isTrue(runtime.public)
           assert.deepStrictEqual(Option.getOrUndefined(sandbox!.autoStopInterval), 0)
           const [command] = yield* memory.commands
           assert.strictEqual(
             command!.command,
-            "mkdir -p /workspace && cd /openhands/code && python -u -m openhands.runtime.action_execution_server 4444 " +
+            "mkdir -p /workspace && cd /openhands/code && export port=4444 PYTHONUNBUFFERED=1 VSCODE_PORT=4445 " +
+              `DEBUG=true SESSION_API_KEY=${Redacted.value(yield* SessionKey.derive((yield* DaytonaConfig).apiKey, sandbox!.id))} && ` +
+              "python -u -m openhands.runtime.action_execution_server 4444 " +
               "--working-dir /workspace --plugins agent_skills jupyter --username openhands --user-id 1000"
           )
           const calls = yield* scripted.calls

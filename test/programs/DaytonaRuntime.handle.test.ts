@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Clock, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Redacted, Ref, TestClock } from "effect"
 import { DaytonaClientMemoryControl } from "../../src/layers/DaytonaClientMemory.js"
 import * as Logging from "../../src/layers/Logging.js"
+import * as SessionKey from "../../src/programs/SessionKey.js"
 import * as DaytonaRuntime from "../../src/programs/DaytonaRuntime.js"
 import { Action, HttpStatusError, Observation } from "../../src/services/ActionServer.js"
 import { completed, ScriptedActionServerControl } from "../support/ScriptedActionServer.js"
@@ -198,7 +199,7 @@ describe("secrets never reach a log line (unit)", () => {
       const secrets = [
         API_KEY,
         yield* memory.previewTokens(sandbox!.id),
-        Redacted.value(sandbox!.env.SESSION_API_KEY!),
+        Redacted.value(yield* SessionKey.derive(Redacted.make(API_KEY), sandbox!.id)),
         "VSCODE_CANARY_TOKEN"
       ]
       assert.isAtLeast(lines.length, 10)
