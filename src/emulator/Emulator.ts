@@ -40,6 +40,9 @@ import type { IsolationMode } from "./Isolation.js"
 import type { RequestLogEntry } from "./Handler.js"
 import { makePreview } from "./Preview.js"
 import { makeSessions } from "./Sessions.js"
+import { makeRegistry } from "./SshAccess.js"
+import type { SshAccessGrant } from "./SshAccess.js"
+import * as SshServer from "./SshServer.js"
 import { makeStore } from "./Store.js"
 import { liveGroups } from "./Toolbox.js"
 import { toolboxRouter } from "./ToolboxRoutes.js"
@@ -48,6 +51,7 @@ export { Fault } from "./Faults.js"
 export type { EmulatorRoute } from "./Faults.js"
 export type { ActionServerBehaviour, Latencies } from "./Dto.js"
 export type { RequestLogEntry } from "./Handler.js"
+export type { SshAccessGrant } from "./SshAccess.js"
 
 /**
  * A sandbox as the control sees it.
@@ -95,6 +99,13 @@ export interface EmulatorOptions {
    * refusing to start (default false). With bubblewrap present, sandboxes are isolated either way.
    */
   readonly unsafeHostProcesses?: boolean | undefined
+  /**
+   * Serve SSH on 127.0.0.1 (default true): `ssh -p <sshPort> <token>@127.0.0.1` opens the shell of the sandbox an SSH
+   * access token names, as Daytona's SSH gateway does.
+   */
+  readonly ssh?: boolean | undefined
+  /** The SSH port; 0 (default) = any free port. */
+  readonly sshPort?: number | undefined
 }
 
 /**
@@ -137,6 +148,15 @@ export interface EmulatorControlService {
   readonly liveProcesses: Effect.Effect<number>
   /** How sandbox processes are isolated: `bubblewrap`, or `host` (unisolated, only when asked). */
   readonly isolation: IsolationMode
+  /** The SSH endpoint's port on 127.0.0.1; undefined with `ssh: false`. */
+  readonly sshPort: number | undefined
+  /** SSH access tokens of sandboxes, as Daytona's `ssh-access` routes manage them. */
+  readonly sshAccess: {
+    /** A token valid for `expiresInMinutes` (default 60); the sandbox's earlier tokens stop working. */
+    readonly create: (idOrName: string, expiresInMinutes?: number) => Effect.Effect<SshAccessGrant, EmulatorError>
+    /** Revokes one token of the sandbox, or every one without `token`. */
+    readonly revoke: (idOrName: string, token?: string) => Effect.Effect<void, EmulatorError>
+  }
 }
 
 /**
@@ -190,6 +210,12 @@ export const make = (
     const port = options.port ?? 0
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       return yield* new EmulatorError({ reason: `port must be a whole number from 0 to 65535 (0 = any), got ${port}` })
+    }
+    const sshPort = options.sshPort ?? 0
+    if (!Number.isInteger(sshPort) || sshPort < 0 || sshPort > 65535) {
+      return yield* new EmulatorError({
+        reason: `sshPort must be a whole number from 0 to 65535 (0 = any), got ${sshPort}`
+      })
     }
     const scale = options.autoStopTimeScale ?? 1
     if (!(scale > 0 && Number.isFinite(scale))) {
@@ -284,6 +310,28 @@ export const make = (
     yield* httpServer.serve(router)
     yield* Effect.logDebug(`Daytona emulator listening on ${baseUrl}/api`)
 
+    let boundSshPort: number | undefined
+    const tokens = makeRegistry({ host: "127.0.0.1", port: () => boundSshPort ?? 22 })
+    if (options.ssh ?? true) {
+      const ssh = yield* SshServer.make({
+        port: sshPort,
+        authenticate: tokens.validate,
+        sandbox: (id) =>
+          Effect.gen(function* () {
+            const record = yield* Effect.option(store.get(id))
+            if (Option.isNone(record)) return SshServer.SandboxAccess.NotRunning({ state: "destroyed" })
+            const run = yield* store.run(record.value.id)
+            return Option.isSome(run)
+              ? SshServer.SandboxAccess.Running({ run: run.value })
+              : SshServer.SandboxAccess.NotRunning({ state: record.value.state })
+          }),
+        touch: store.touch,
+        host
+      }).pipe(Effect.mapError((cause) => new EmulatorError({ reason: cause.reason, cause })))
+      boundSshPort = ssh.port
+      yield* Effect.logDebug(`SSH endpoint listening on 127.0.0.1:${ssh.port}`)
+    }
+
     const notFound = (id: string) => (cause: unknown) =>
       new EmulatorError({ reason: `The emulator has no sandbox ${id}`, cause })
 
@@ -319,7 +367,18 @@ export const make = (
       requests: requests.all,
       resetRequests: requests.reset,
       liveProcesses: Effect.sync(() => liveGroups(host) + servers.size),
-      isolation: isolation.mode
+      isolation: isolation.mode,
+      sshPort: boundSshPort,
+      sshAccess: {
+        create: (idOrName, minutes) =>
+          Effect.flatMap(Effect.mapError(store.get(idOrName), notFound(idOrName)), (record) =>
+            tokens.create(record.id, minutes)
+          ),
+        revoke: (idOrName, token) =>
+          Effect.flatMap(Effect.mapError(store.get(idOrName), notFound(idOrName)), (record) =>
+            tokens.revoke(record.id, token)
+          )
+      }
     } satisfies EmulatorControlService
   }).pipe(Effect.withSpan("Emulator.make"))
 
