@@ -1,7 +1,7 @@
 /**
- * `emulator [--port N] [--api-key K] [--json]`: runs the local Daytona emulator until Ctrl-C (or SIGTERM),
- * which ends every sandbox process and removes its data folder. It prints where it listens and its API
- * key (a local, throw-away key: printing it is how a client learns it).
+ * `emulator [--port N] [--ssh-port N] [--api-key K] [--unsafe-host-processes] [--json]`: runs the local Daytona
+ * emulator until Ctrl-C (or SIGTERM), which ends every sandbox process and removes its data folder. It prints where it
+ * listens (API and SSH) and its API key (a local, throw-away key: printing it is how a client learns it).
  *
  * @since 0.1.0
  */
@@ -18,7 +18,10 @@ export interface EmulatorFlags {
   readonly json: boolean
   readonly verbose: boolean
   readonly port: number
+  readonly sshPort: number
   readonly apiKey: Option.Option<string>
+  /** Without bubblewrap, run sandbox commands unisolated instead of refusing to start. */
+  readonly unsafeHostProcesses: boolean
 }
 
 /**
@@ -28,5 +31,12 @@ export interface EmulatorFlags {
  */
 export const emulator = (flags: EmulatorFlags) =>
   Effect.flatMap(Env.emulatorKnobs, (knobs) =>
-    Standalone.run({ port: flags.port, apiKey: Option.getOrUndefined(flags.apiKey), json: flags.json, ...knobs })
+    Standalone.run({
+      port: flags.port,
+      sshPort: flags.sshPort,
+      apiKey: Option.getOrUndefined(flags.apiKey),
+      unsafeHostProcesses: flags.unsafeHostProcesses,
+      json: flags.json,
+      ...knobs
+    })
   )

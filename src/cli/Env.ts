@@ -12,6 +12,7 @@ import type { DaytonaClient } from "../services/DaytonaClient.js"
 import { DaytonaConfig, Defaults, strictBoolean, Variables } from "../services/DaytonaConfig.js"
 import type { RuntimeEvents } from "../services/RuntimeEvents.js"
 import type { Coordinator } from "../programs/Coordinator.js"
+import { UsageError } from "./Errors.js"
 
 /**
  * The flags every command takes.
@@ -25,6 +26,8 @@ export interface CommonFlags {
   readonly json: boolean
   /** Show the cause of a failure. */
   readonly verbose: boolean
+  /** With `emulator`: without bubblewrap, run sandbox commands unisolated instead of refusing to start. */
+  readonly unsafeHostProcesses?: boolean | undefined
 }
 
 /**
@@ -87,7 +90,9 @@ export const emulatorEnv = Config.all({
 })
 
 /**
- * The configuration: `DaytonaConfig.layer` (the environment), or an embedded emulator.
+ * The configuration: `DaytonaConfig.layer` (the environment), or an embedded emulator (with
+ * `--unsafe-host-processes`, one that runs sandbox commands unisolated where bubblewrap is missing). The flag
+ * without `--emulator` is a usage error: it would change nothing.
  *
  * @since 0.1.0
  */
@@ -101,11 +106,19 @@ export const configLayer = (flags: CommonFlags): Layer.Layer<DaytonaConfig, unkn
             public: env.public,
             deleteOnClose: env.deleteOnClose,
             disableAutoStop: env.disableAutoStop,
+            unsafeHostProcesses: flags.unsafeHostProcesses === true,
             ...env.knobs
           })
         })
       )
-    : DaytonaConfig.layer
+    : flags.unsafeHostProcesses === true
+      ? Layer.fail(
+          new UsageError({
+            what: "--unsafe-host-processes applies to the local emulator only",
+            fix: "Add --emulator, or leave the flag out: a real Daytona sandbox is isolated by Daytona"
+          })
+        )
+      : DaytonaConfig.layer
 
 /**
  * The configuration and the Daytona client.
