@@ -140,8 +140,11 @@ export const make = (options: SshServerOptions): Effect.Effect<SshServer, SshSer
       channel: ServerChannel,
       request: ChannelRequest,
       started: (running: RunningChannel) => void
-    ) =>
-      runFork(
+    ) => {
+      // A client that goes away mid-write makes the channel emit an error: never let one reach the process.
+      channel.on("error", () => {})
+      channel.stderr.on("error", () => {})
+      return runFork(
         Effect.gen(function* () {
           const access = yield* options.sandbox(sandboxId)
           if (access._tag === "NotRunning") {
@@ -164,6 +167,7 @@ export const make = (options: SshServerOptions): Effect.Effect<SshServer, SshSer
           )
         })
       )
+    }
 
     const onSession = (client: Connection, sandboxId: string, session: Session) => {
       let pty: PtyRequest | undefined
@@ -205,9 +209,13 @@ export const make = (options: SshServerOptions): Effect.Effect<SshServer, SshSer
         if (context.method !== "none") return context.reject(["none"])
         runFork(options.authenticate(context.username)).addObserver((exit) => {
           const found = Exit.isSuccess(exit) ? exit.value : Option.none()
-          if (Option.isNone(found)) return context.reject(["none"])
-          sandboxId = found.value.sandboxId
-          context.accept()
+          try {
+            if (Option.isNone(found)) return context.reject(["none"])
+            sandboxId = found.value.sandboxId
+            context.accept()
+          } catch {
+            // the client left while the token was being checked
+          }
         })
       })
       client.on("ready", () => {

@@ -126,6 +126,22 @@ describe.skipIf(skip)("the emulator's SSH endpoint", () => {
     })
   )
 
+  it.scopedLive("a client that vanishes mid-session (SIGKILL) leaves no process behind; the next one logs in", () =>
+    Effect.gen(function* () {
+      const { control, port, token } = yield* setup
+      const session = startSsh(port, token, ["echo started; sleep 60"])
+      yield* waitUntil(
+        Effect.sync(() => session.output()),
+        (output) => output === "started\n"
+      )
+      assert.isAbove(yield* control.liveProcesses, 0)
+      session.kill()
+      yield* session.done
+      yield* waitUntil(control.liveProcesses, (live) => live === 0)
+      assert.strictEqual((yield* runSsh(port, token, ["echo ok"])).stdout, "ok\n")
+    })
+  )
+
   it.live("a session ends with the emulator", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
