@@ -33,6 +33,12 @@ const common = {
         "DAYTONA_PUBLIC, DAYTONA_DELETE_ON_CLOSE and DAYTONA_DISABLE_AUTO_STOP still apply)"
     )
   ),
+  unsafeHostProcesses: Options.boolean("unsafe-host-processes").pipe(
+    Options.withDescription(
+      "With --emulator, where bubblewrap is missing: run sandbox commands UNISOLATED, as your own user on this " +
+        "machine's filesystem, instead of refusing to start (with bubblewrap they are isolated either way)"
+    )
+  ),
   json: Options.boolean("json").pipe(Options.withDescription("Print exactly one JSON document on stdout")),
   verbose: Options.boolean("verbose").pipe(Options.withDescription("On failure, also print the cause"))
 }
@@ -212,15 +218,64 @@ const doctor = Command.make(
   )
 )
 
+const portOption = (name: string, what: string) =>
+  Options.integer(name).pipe(
+    Options.withDefault(0),
+    Options.mapEffect((port) =>
+      port >= 0 && port <= 65535
+        ? Effect.succeed(port)
+        : Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--${name}: ${port} is not a port; use 0 to 65535`)))
+    ),
+    Options.withDescription(`${what} on 127.0.0.1 (default 0: any free port)`)
+  )
+
+const ssh = Command.make(
+  "ssh",
+  {
+    ...common,
+    sid: sidOption,
+    expires: Options.integer("expires").pipe(
+      Options.withDefault(60),
+      Options.mapEffect((minutes) =>
+        minutes >= 1
+          ? Effect.succeed(minutes)
+          : Effect.fail(
+              ValidationError.invalidValue(HelpDoc.p(`--expires: ${minutes} is not a positive number of minutes`))
+            )
+      ),
+      Options.withDescription("Minutes the access lasts (default 60)")
+    ),
+    revoke: Options.text("revoke").pipe(
+      Options.optional,
+      Options.withDescription("Revoke this token of the sandbox instead of creating one")
+    )
+  },
+  handle((flags) =>
+    lazy(
+      () => import("./Ssh.js"),
+      (m) => m.ssh(flags)
+    )
+  )
+).pipe(
+  Command.withDescription(
+    "Create SSH access to the sandbox of a SID and print the command that uses it (ssh <token>@<gateway>; the token " +
+      "is secret); a new access replaces the sandbox's earlier one; --revoke TOKEN ends one early"
+  )
+)
+
 const emulator = Command.make(
   "emulator",
   {
     json: common.json,
     verbose: common.verbose,
-    port: Options.integer("port").pipe(
-      Options.withDefault(0),
-      Options.withDescription("The port on 127.0.0.1 (default 0: any free port)")
+    unsafeHostProcesses: Options.boolean("unsafe-host-processes").pipe(
+      Options.withDescription(
+        "Where bubblewrap is missing, run sandbox commands UNISOLATED, as your own user on this machine's " +
+          "filesystem, instead of refusing to start (with bubblewrap they are isolated either way)"
+      )
     ),
+    port: portOption("port", "The API's port"),
+    sshPort: portOption("ssh-port", "The SSH endpoint's port"),
     apiKey: Options.text("api-key").pipe(
       Options.optional,
       Options.withDescription("The API key clients must send (default: a random one, printed)")
@@ -233,12 +288,14 @@ const emulator = Command.make(
       (m) => m.emulator(flags)
     )
   )
-).pipe(Command.withDescription("Run the local Daytona emulator until Ctrl-C and print its API URL and key"))
+).pipe(
+  Command.withDescription("Run the local Daytona emulator until Ctrl-C and print its API URL, API key and SSH port")
+)
 
 const root = Command.make("effect-daytona", {}, () =>
   Effect.zipRight(
     Console.error(
-      "effect-daytona: give a command: connect, exec, list, stop, delete, reap, doctor or emulator (see --help)"
+      "effect-daytona: give a command: connect, exec, list, stop, delete, reap, ssh, doctor or emulator (see --help)"
     ),
     Output.setExitCode(2)
   )
@@ -246,7 +303,7 @@ const root = Command.make("effect-daytona", {}, () =>
   Command.withDescription(
     "Daytona sandboxes for AI agents, from the command line. Every command takes --help; --version prints the version"
   ),
-  Command.withSubcommands([connect, exec, list, stop, del, reap, doctor, emulator])
+  Command.withSubcommands([connect, exec, list, stop, del, reap, ssh, doctor, emulator])
 )
 
 const cli = Command.run(root, { name: "effect-daytona", version })

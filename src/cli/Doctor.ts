@@ -1,12 +1,17 @@
 /**
- * `doctor`: checks the configuration (the key shown redacted), whether the API answers and how fast,
+ * `doctor`: checks how the local emulator would isolate sandbox processes (bubblewrap), the configuration (the key
+ * shown redacted), whether the API answers and how fast,
  * whether it accepts the key, whether sandboxes of a SID are broken, and — with `--connect` — a whole
  * runtime (create, start the action server, run a command, delete). Each failed check comes with a fix.
  * Exit 0 when every check passes, 2 when the configuration is invalid, 1 otherwise.
  *
  * @since 0.1.0
  */
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Clock, ConfigError, Console, Context, Duration, Effect, Either, Exit, Layer, Option, Redacted } from "effect"
+import { existsSync } from "node:fs"
+import * as NodePath from "node:path"
+import * as Isolation from "../emulator/Isolation.js"
 import { DaytonaClient, OWNER_LABEL, OWNER_VALUE, SID_LABEL } from "../services/DaytonaClient.js"
 import type { DaytonaClientService } from "../services/DaytonaClient.js"
 import { DaytonaConfig } from "../services/DaytonaConfig.js"
@@ -210,6 +215,44 @@ const connectCheck = (flags: DoctorFlags) =>
     return { name: "runtime", status: "fail", detail: failure.what, fix: failure.fix }
   }).pipe(Effect.map((check): Check => check as Check))
 
+/** Whether a program is on `PATH` (or is an existing path). */
+const onPath = (program: string): boolean =>
+  program.includes("/")
+    ? existsSync(program)
+    : (process.env.PATH ?? "").split(":").some((dir) => dir !== "" && existsSync(NodePath.join(dir, program)))
+
+/**
+ * How the local emulator would isolate sandbox processes. Only the emulator needs bubblewrap, so its absence fails
+ * the check only with `--emulator` (without `--unsafe-host-processes`).
+ */
+const isolationCheck = (flags: DoctorFlags) =>
+  Effect.gen(function* () {
+    const found = yield* Isolation.detect.pipe(Effect.provide(NodeContext.layer))
+    if (Option.isSome(found)) {
+      return {
+        name: "isolation",
+        status: "ok",
+        detail: `bubblewrap works (${found.value}): the local emulator runs sandbox commands in their own namespaces as uid 1000`
+      } satisfies Check
+    }
+    const program = process.env.BWRAP ?? "bwrap"
+    const why = onPath(program)
+      ? `bubblewrap (${program}) is installed but cannot create namespaces here (user namespaces disabled?)`
+      : "bubblewrap (bwrap) is not installed"
+    const unsafe = flags.unsafeHostProcesses === true
+    return {
+      name: "isolation",
+      status: flags.emulator && !unsafe ? "fail" : "warn",
+      detail: unsafe
+        ? `${why}: with --unsafe-host-processes the emulator runs sandbox commands UNISOLATED, as your user on this machine's filesystem`
+        : `${why}: the local emulator refuses to start (a real Daytona sandbox does not need it)`,
+      fix:
+        "Install it (Debian/Ubuntu: apt-get install bubblewrap; in a container, allow user namespaces), or run the " +
+        "emulator with --unsafe-host-processes: sandbox commands then run as your own user on this machine's " +
+        "filesystem, able to read and change what you can"
+    } satisfies Check
+  })
+
 const render = (check: Check): string => {
   const label = { ok: "ok  ", fail: "FAIL", warn: "warn", skip: "skip" }[check.status]
   const head = `  ${label}  ${check.name.padEnd(16)}${check.detail}`
@@ -251,6 +294,7 @@ export const doctor = (flags: DoctorFlags) =>
         )
       }
     }
+    checks.push(yield* isolationCheck(flags))
     const failed = checks.filter((check) => check.status === "fail")
     const configFailed = Either.isLeft(config) && ConfigError.isConfigError(config.left)
     yield* Output.setExitCode(failed.length === 0 ? 0 : configFailed ? 2 : 1)

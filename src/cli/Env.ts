@@ -28,6 +28,8 @@ export interface CommonFlags {
   readonly verbose: boolean
   /** With the emulator: the command run instead of its built-in action server. */
   readonly actionServerCommand?: Option.Option<string> | undefined
+  /** With `emulator`: without bubblewrap, run sandbox commands unisolated instead of refusing to start. */
+  readonly unsafeHostProcesses?: boolean | undefined
 }
 
 /**
@@ -90,21 +92,30 @@ export const emulatorEnv = Config.all({
 })
 
 /**
- * The configuration: `DaytonaConfig.layer` (the environment), or an embedded emulator.
+ * The configuration: `DaytonaConfig.layer` (the environment), or an embedded emulator (with
+ * `--unsafe-host-processes`, one that runs sandbox commands unisolated where bubblewrap is missing). The flag
+ * without `--emulator` is a usage error: it would change nothing.
  *
  * @since 0.1.0
  */
 export const configLayer = (flags: CommonFlags): Layer.Layer<DaytonaConfig, unknown> => {
   const actionServerCommand = Option.getOrUndefined(flags.actionServerCommand ?? Option.none())
   if (!flags.emulator) {
-    return actionServerCommand === undefined
-      ? DaytonaConfig.layer
-      : Layer.fail(
+    return actionServerCommand !== undefined
+      ? Layer.fail(
           new UsageError({
             what: "--action-server-command works only with --emulator",
             fix: "Add --emulator, or leave --action-server-command out to use DAYTONA_API_URL"
           })
         )
+      : flags.unsafeHostProcesses === true
+        ? Layer.fail(
+            new UsageError({
+              what: "--unsafe-host-processes applies to the local emulator only",
+              fix: "Add --emulator, or leave the flag out: a real Daytona sandbox is isolated by Daytona"
+            })
+          )
+        : DaytonaConfig.layer
   }
   return Layer.unwrapEffect(
     Effect.gen(function* () {
@@ -114,6 +125,7 @@ export const configLayer = (flags: CommonFlags): Layer.Layer<DaytonaConfig, unkn
         public: env.public,
         deleteOnClose: env.deleteOnClose,
         disableAutoStop: env.disableAutoStop,
+        unsafeHostProcesses: flags.unsafeHostProcesses === true,
         actionServerCommand,
         ...env.knobs
       })

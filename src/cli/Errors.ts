@@ -193,6 +193,16 @@ export const classify = (error: unknown): Failure => {
     case "ActionFailed":
       return { tag: e._tag, what: message, fix: "Check the command and the sandbox's workspace", exitCode: 1 }
     case "EmulatorError":
+      if (Predicate.isTagged(e.cause, "IsolationUnavailable")) {
+        return {
+          tag: "IsolationUnavailable",
+          what: "The emulator cannot isolate sandbox processes: bubblewrap (bwrap) is missing or cannot create namespaces",
+          fix:
+            "Install it (Debian/Ubuntu: apt-get install bubblewrap), or add --unsafe-host-processes to run sandbox " +
+            "commands unisolated, as your own user on this machine's filesystem",
+          exitCode: 2
+        }
+      }
       if (message.startsWith("actionServerCommand")) {
         return {
           tag: e._tag,
@@ -204,7 +214,7 @@ export const classify = (error: unknown): Failure => {
       return {
         tag: e._tag,
         what: `The emulator could not start: ${message}`,
-        fix: "Pick another --port (0 picks any free one), or check the temporary folder's permissions",
+        fix: "Pick another --port or --ssh-port (0 picks any free one), or check the temporary folder's permissions",
         exitCode: 1
       }
     default:

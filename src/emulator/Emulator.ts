@@ -53,6 +53,9 @@ import type { RateLimitsConfig } from "./RateLimits.js"
 import { makeSessions } from "./Sessions.js"
 import { attachSocketEvents } from "./SocketEvents.js"
 import type { SocketStats } from "./SocketEvents.js"
+import { sshCommand } from "./SshAccess.js"
+import type { SshAccessGrant } from "./SshAccess.js"
+import * as SshServer from "./SshServer.js"
 import { makeStore } from "./Store.js"
 import { makeWarmPools } from "./WarmPools.js"
 import { liveGroups } from "./Toolbox.js"
@@ -64,6 +67,7 @@ export type { ActionServerBehaviour, Latencies } from "./Dto.js"
 export type { RequestLogEntry } from "./Handler.js"
 export type { RateLimitsConfig, ThrottlerLimit, ThrottlerName } from "./RateLimits.js"
 export type { SocketStats } from "./SocketEvents.js"
+export type { SshAccessGrant } from "./SshAccess.js"
 
 /**
  * A sandbox as the control sees it.
@@ -148,6 +152,13 @@ export interface EmulatorOptions {
    * `creating`/`starting` and waits itself.
    */
   readonly startWait?: Duration.DurationInput | undefined
+  /**
+   * Serve SSH on 127.0.0.1 (default true): `ssh -p <sshPort> <token>@127.0.0.1` opens the shell of the sandbox an SSH
+   * access token names, as Daytona's SSH gateway does.
+   */
+  readonly ssh?: boolean | undefined
+  /** The SSH port; 0 (default) = any free port. */
+  readonly sshPort?: number | undefined
 }
 
 /**
@@ -207,6 +218,15 @@ export interface EmulatorControlService {
   readonly setSshGatewayUrl: (url: string) => Effect.Effect<void>
   /** Replaces the enforced throttlers (and resets their counters). */
   readonly setRateLimits: (config: RateLimitsConfig) => Effect.Effect<void>
+  /** The SSH endpoint's port on 127.0.0.1; undefined with `ssh: false`. */
+  readonly sshPort: number | undefined
+  /** SSH access tokens of sandboxes, as Daytona's `ssh-access` routes manage them. */
+  readonly sshAccess: {
+    /** A token valid for `expiresInMinutes` (default 60); the sandbox's earlier tokens stop working. */
+    readonly create: (idOrName: string, expiresInMinutes?: number) => Effect.Effect<SshAccessGrant, EmulatorError>
+    /** Revokes one token of the sandbox, or every one without `token`. */
+    readonly revoke: (idOrName: string, token?: string) => Effect.Effect<void, EmulatorError>
+  }
 }
 
 /**
@@ -285,6 +305,12 @@ export const make = (
     const port = options.port ?? 0
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       return yield* new EmulatorError({ reason: `port must be a whole number from 0 to 65535 (0 = any), got ${port}` })
+    }
+    const sshPort = options.sshPort ?? 0
+    if (!Number.isInteger(sshPort) || sshPort < 0 || sshPort > 65535) {
+      return yield* new EmulatorError({
+        reason: `sshPort must be a whole number from 0 to 65535 (0 = any), got ${sshPort}`
+      })
     }
     const scale = options.autoStopTimeScale ?? 1
     if (!(scale > 0 && Number.isFinite(scale))) {
@@ -422,6 +448,29 @@ export const make = (
     })
     yield* Effect.logDebug(`Daytona emulator listening on ${baseUrl}/api`)
 
+    let boundSshPort: number | undefined
+    if (options.ssh ?? true) {
+      const ssh = yield* SshServer.make({
+        port: sshPort,
+        authenticate: store.validateSshToken,
+        sandbox: (id) =>
+          Effect.gen(function* () {
+            const record = yield* Effect.option(store.get(id))
+            if (Option.isNone(record)) return SshServer.SandboxAccess.NotRunning({ state: "destroyed" })
+            const run = yield* store.run(record.value.id)
+            return Option.isSome(run)
+              ? SshServer.SandboxAccess.Running({ run: run.value })
+              : SshServer.SandboxAccess.NotRunning({ state: record.value.state })
+          }),
+        touch: store.touch,
+        host
+      }).pipe(Effect.mapError((cause) => new EmulatorError({ reason: cause.reason, cause })))
+      boundSshPort = ssh.port
+      // The `sshCommand` of an SSH access names this endpoint, unless the caller named a gateway.
+      if (options.sshGatewayUrl === undefined) yield* Ref.set(sshGateway, `127.0.0.1:${ssh.port}`)
+      yield* Effect.logDebug(`SSH endpoint listening on 127.0.0.1:${ssh.port}`)
+    }
+
     const notFound = (id: string) => (cause: unknown) =>
       new EmulatorError({ reason: `The emulator has no sandbox ${id}`, cause })
 
@@ -465,7 +514,29 @@ export const make = (
       validateSshToken: store.validateSshToken,
       sshGatewayApiKey: Redacted.make(sshGatewayKey),
       setSshGatewayUrl: (url) => Ref.set(sshGateway, url),
-      setRateLimits: rateLimits.configure
+      setRateLimits: rateLimits.configure,
+      sshPort: boundSshPort,
+      sshAccess: {
+        create: (idOrName, minutes) =>
+          Effect.mapError(
+            Effect.flatMap(store.createSshAccess(idOrName, minutes ?? 60), (grant) =>
+              Effect.map(Ref.get(sshGateway), (gateway) => {
+                const [gatewayHost = "127.0.0.1", gatewayPort = "22"] = gateway.split(":")
+                return {
+                  id: grant.id,
+                  sandboxId: grant.sandboxId,
+                  token: Redacted.make(grant.token),
+                  expiresAt: grant.expiresAt,
+                  createdAt: grant.createdAt,
+                  sshCommand: Redacted.make(sshCommand(grant.token, gatewayHost, gatewayPort))
+                } satisfies SshAccessGrant
+              })
+            ),
+            notFound(idOrName)
+          ),
+        revoke: (idOrName, token) =>
+          Effect.asVoid(Effect.mapError(store.revokeSshAccess(idOrName, token), notFound(idOrName)))
+      }
     } satisfies EmulatorControlService
   }).pipe(Effect.withSpan("Emulator.make"))
 

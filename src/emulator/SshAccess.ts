@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Effect, Option } from "effect"
+import type { Redacted } from "effect"
 import { randomBytes, randomUUID } from "node:crypto"
 import type { HttpFailure, SandboxRecord } from "./Dto.js"
 
@@ -21,6 +22,21 @@ export interface SshGrant {
   readonly expiresAt: Date
   readonly createdAt: Date
   readonly updatedAt: Date
+}
+
+/**
+ * One SSH access as the emulator's control hands it out (the token and the command that holds it `Redacted`).
+ *
+ * @since 0.2.0
+ */
+export interface SshAccessGrant {
+  readonly id: string
+  readonly sandboxId: string
+  readonly token: Redacted.Redacted<string>
+  readonly expiresAt: Date
+  readonly createdAt: Date
+  /** `ssh -p PORT TOKEN@HOST` (`ssh TOKEN@HOST` on port 22). */
+  readonly sshCommand: Redacted.Redacted<string>
 }
 
 /**
@@ -99,3 +115,11 @@ export const makeSshAccess = (deps: {
       })
   }
 }
+
+/**
+ * The SSH command Daytona's `SshAccessDto.fromSshAccess` builds from its gateway's host and port.
+ *
+ * @since 0.2.0
+ */
+export const sshCommand = (token: string, host: string, port: number | string): string =>
+  String(port) === "22" ? `ssh ${token}@${host}` : `ssh -p ${port} ${token}@${host}`

@@ -1,8 +1,9 @@
 /**
  * A runnable entry of the standalone emulator, for tests and scripts:
  *
- * `node dist/emulator/StandaloneMain.js [--port N] [--api-key K] [--json] [--preview-mode direct|proxy]
- * [--action-server-mode in-process|child] [--action-server-command CMD]`
+ * `node dist/emulator/StandaloneMain.js [--port N] [--ssh-port N | --no-ssh] [--api-key K] [--json]
+ * [--preview-mode direct|proxy] [--action-server-mode in-process|child] [--unsafe-host-processes]
+ * [--action-server-command CMD]`
  *
  * Exit codes: 0 after SIGINT/SIGTERM (every sandbox process ended), 1 when the emulator cannot start, 2 on bad
  * usage.
@@ -18,11 +19,19 @@ import type { StandaloneOptions } from "./Standalone.js"
 class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
 const usage =
-  "usage: StandaloneMain [--port N] [--api-key K] [--json] [--preview-mode direct|proxy] " +
-  "[--action-server-mode in-process|child] [--action-server-command CMD]"
+  "usage: StandaloneMain [--port N] [--ssh-port N | --no-ssh] [--api-key K] [--json] [--preview-mode direct|proxy] " +
+  "[--action-server-mode in-process|child] [--unsafe-host-processes] [--action-server-command CMD]"
+
+const portArg = (name: string, text: string | undefined): Either.Either<number, string> =>
+  text === undefined || !/^\d+$/.test(text) || Number(text) > 65535
+    ? Either.left(`${name} needs a number from 0 to 65535\n${usage}`)
+    : Either.right(Number(text))
 
 const parse = (argv: ReadonlyArray<string>): Either.Either<StandaloneOptions, string> => {
   let port = 0
+  let sshPort = 0
+  let ssh = true
+  let unsafeHostProcesses = false
   let apiKey: string | undefined
   let json = false
   let previewMode: "direct" | "proxy" | undefined
@@ -35,14 +44,20 @@ const parse = (argv: ReadonlyArray<string>): Either.Either<StandaloneOptions, st
       case "--json":
         json = true
         break
-      case "--port": {
-        const text = value()
-        if (text === undefined || !/^\d+$/.test(text) || Number(text) > 65535) {
-          return Either.left(`--port needs a number from 0 to 65535\n${usage}`)
-        }
-        port = Number(text)
+      case "--port":
+      case "--ssh-port": {
+        const parsed = portArg(arg, value())
+        if (Either.isLeft(parsed)) return Either.left(parsed.left)
+        if (arg === "--port") port = parsed.right
+        else sshPort = parsed.right
         break
       }
+      case "--no-ssh":
+        ssh = false
+        break
+      case "--unsafe-host-processes":
+        unsafeHostProcesses = true
+        break
       case "--api-key":
         apiKey = value()
         if (apiKey === undefined || apiKey === "") return Either.left(`--api-key needs a value\n${usage}`)
@@ -71,7 +86,17 @@ const parse = (argv: ReadonlyArray<string>): Either.Either<StandaloneOptions, st
         return Either.left(`unknown argument ${JSON.stringify(arg)}\n${usage}`)
     }
   }
-  return Either.right({ port, apiKey, json, previewMode, actionServerMode, actionServerCommand })
+  return Either.right({
+    port,
+    sshPort,
+    ssh,
+    unsafeHostProcesses,
+    apiKey,
+    json,
+    previewMode,
+    actionServerMode,
+    actionServerCommand
+  })
 }
 
 const program = Effect.suspend((): Effect.Effect<never, UsageError | EmulatorError> => {

@@ -24,6 +24,7 @@ import * as Retry from "../policies/Retry.js"
 import {
   ACQUIRE_LABEL,
   AmbiguousSandbox,
+  checkSshExpiry,
   DaytonaApiError,
   DaytonaClient,
   SID_LABEL
@@ -31,6 +32,7 @@ import {
 import type { DaytonaClientService, Sandbox } from "../services/DaytonaClient.js"
 import { DaytonaConfig } from "../services/DaytonaConfig.js"
 import { fromSdkError, sanitizeDefect } from "./SdkErrors.js"
+import { toSshAccess, toSshValidation } from "./SshAccessRecords.js"
 
 /**
  * The time limits of the live client.
@@ -169,19 +171,22 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
     sandboxId: string | undefined,
     sdkTimeout: Duration.Duration,
     run: (signal: AbortSignal) => Promise<A>,
-    retryRateLimited = true
+    retryRateLimited = true,
+    /** Secrets of this call besides the API key (an SSH token in a query string), kept out of every error. */
+    callSecrets: ReadonlyArray<string> = []
   ): Effect.Effect<A, DaytonaApiError> => {
     const operation = `DaytonaClient.${method}`
     const limit = Duration.sum(sdkTimeout, Timeouts.margin)
+    const hidden = callSecrets.length === 0 ? secrets : [...secrets, ...callSecrets]
     return Effect.tryPromise({ try: (signal) => run(signal), catch: identity }).pipe(
       Effect.catchAll((error) =>
         error instanceof sdk.DaytonaError
           ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
-              Effect.fail(fromSdkError(error, { operation, sandboxId, now, secrets }))
+              Effect.fail(fromSdkError(error, { operation, sandboxId, now, secrets: hidden }))
             )
           : isUnreadableAnswer(error)
-            ? Effect.fail(unreadableAnswer(operation, sandboxId, error, secrets))
-            : Effect.die(sanitizeDefect(error, secrets))
+            ? Effect.fail(unreadableAnswer(operation, sandboxId, error, hidden))
+            : Effect.die(sanitizeDefect(error, hidden))
       ),
       Effect.timeoutFail({
         duration: limit,
@@ -392,7 +397,38 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
       call("sessionCommandLogs", id, Timeouts.request, async () => {
         const logs = await (await sandboxFor(id)).process.getSessionCommandLogs(sessionId, cmdId)
         return { output: withoutStreamMarkers(logs.output ?? ""), stdout: logs.stdout ?? "", stderr: logs.stderr ?? "" }
-      })
+      }),
+
+    createSshAccess: (id, expiresInMinutes) =>
+      Effect.zipRight(
+        checkSshExpiry(id, expiresInMinutes),
+        call("createSshAccess", id, Timeouts.request, async () =>
+          toSshAccess(await (await sandboxFor(id)).createSshAccess(expiresInMinutes))
+        )
+      ),
+
+    revokeSshAccess: (id, token) => {
+      const secret = token === undefined ? [] : [Redacted.value(token)]
+      return call(
+        "revokeSshAccess",
+        id,
+        Timeouts.request,
+        // The SDK's type asks for a token, but passes `undefined` on: "every token of the sandbox".
+        async () => (await sandboxFor(id)).revokeSshAccess(secret[0] as string),
+        true,
+        secret
+      )
+    },
+
+    validateSshAccess: (id, token) =>
+      call(
+        "validateSshAccess",
+        id,
+        Timeouts.request,
+        async () => toSshValidation(await (await sandboxFor(id)).validateSshAccess(Redacted.value(token))),
+        true,
+        [Redacted.value(token)]
+      )
   })
 })
 

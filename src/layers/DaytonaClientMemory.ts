@@ -11,7 +11,8 @@
  * for 5 s, then up to 1 s apart) until the target state: `SandboxFailed` on `error`/`build_failed`,
  * `Timeout` after 60 s (create: its `timeout`). A start or stop during another transition fails with
  * `StateChangeInProgress` (409, "State change in progress"). Every call is recorded, then consumes a
- * failure queued by `failNext` (before touching any state), and is retried by `Retry.rateLimited`.
+ * failure queued by `failNext` (before touching any state), and is retried by `Retry.rateLimited`. SSH access works as
+ * on Daytona (`DaytonaClientMemorySsh.ts`).
  *
  * Unlike the real API, a sandbox put in place with `seed` or `setState` stays in its state until
  * something moves it; `stickState` makes a timed transitional state.
@@ -23,6 +24,7 @@ import * as Retry from "../policies/Retry.js"
 import { AmbiguousSandbox, DaytonaApiError, DaytonaClient, SID_LABEL } from "../services/DaytonaClient.js"
 import type { DaytonaClientService } from "../services/DaytonaClient.js"
 import { isFailed, makeStore, SETTLES_TO, TRANSITIONAL, Waits } from "./DaytonaClientMemoryStore.js"
+import { makeSshAccess } from "./DaytonaClientMemorySsh.js"
 import type { ClientMethod, Entry, MemoryControl } from "./DaytonaClientMemoryStore.js"
 
 /**
@@ -374,7 +376,9 @@ export const make = (
               ? fail("sessionCommandLogs", "NotFound", `command ${cmdId} not found`, { status: 404, sandboxId: id })
               : Effect.succeed({ output: store.state.commandOutput, stdout: store.state.commandOutput, stderr: "" })
           })
-        )
+        ),
+
+      ...makeSshAccess(store, op)
     }
 
     return { client, control: store.control }

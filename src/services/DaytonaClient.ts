@@ -4,8 +4,8 @@
  *
  * @since 0.1.0
  */
-import { Context, Data, Duration, Option, Predicate } from "effect"
-import type { Effect, Redacted } from "effect"
+import { Context, Data, Duration, Effect, Option, Predicate } from "effect"
+import type { Redacted } from "effect"
 
 /**
  * A sandbox state. The known values are Daytona's `SandboxState`; anything else the API sends is
@@ -138,6 +138,32 @@ export interface SessionCommandLogs {
   readonly output: string
   readonly stdout: string
   readonly stderr: string
+}
+
+/**
+ * SSH access to a sandbox (Daytona's `SshAccessDto`): `sshCommand` (`ssh TOKEN@ssh.app.daytona.io`, or with `-p PORT`)
+ * opens the sandbox's shell until `expiresAt`; the token is the SSH user name and the only credential, so the token
+ * and the command that holds it are secret.
+ *
+ * @since 0.2.0
+ */
+export interface SshAccess {
+  readonly id: string
+  readonly sandboxId: string
+  readonly token: Redacted.Redacted<string>
+  readonly sshCommand: Redacted.Redacted<string>
+  readonly expiresAt: Date
+  readonly createdAt: Option.Option<Date>
+}
+
+/**
+ * Whether an SSH access token is valid (it exists and has not expired), and the sandbox it opens.
+ *
+ * @since 0.2.0
+ */
+export interface SshAccessValidation {
+  readonly valid: boolean
+  readonly sandboxId: Option.Option<string>
 }
 
 /**
@@ -295,6 +321,22 @@ export interface DaytonaClientService {
     sessionId: string,
     cmdId: string
   ) => Effect.Effect<SessionCommandLogs, DaytonaApiError>
+  /**
+   * Creates SSH access to a sandbox for `expiresInMinutes` (Daytona's default: 60); Daytona revokes the sandbox's
+   * earlier SSH accesses. A lifetime that is not a positive number fails with `Invalid` before any request.
+   */
+  readonly createSshAccess: (id: string, expiresInMinutes?: number) => Effect.Effect<SshAccess, DaytonaApiError>
+  /** Revokes one SSH access token of a sandbox, or every one of them without `token`. */
+  readonly revokeSshAccess: (id: string, token?: Redacted.Redacted<string>) => Effect.Effect<void, DaytonaApiError>
+  /**
+   * Whether an SSH access token is valid, and its sandbox. The SDK reaches this call through a sandbox (`id`); the
+   * answer is about the token, whichever sandbox it opens. Daytona answers it only to its SSH gateway's own key: with
+   * an organization's API key it fails with `Forbidden` (403 "Invalid authentication context").
+   */
+  readonly validateSshAccess: (
+    id: string,
+    token: Redacted.Redacted<string>
+  ) => Effect.Effect<SshAccessValidation, DaytonaApiError>
 }
 
 /**
@@ -357,3 +399,24 @@ export const parseRetryAfter = (value: string | undefined | null, now: number): 
   const date = Date.parse(text)
   return Number.isNaN(date) ? Option.none() : Option.some(Duration.millis(Math.max(0, date - now)))
 }
+
+/**
+ * Checks an SSH access lifetime before any request: a positive number of minutes (Daytona's default is 60 and it has no
+ * upper bound), else `Invalid`.
+ *
+ * @since 0.2.0
+ */
+export const checkSshExpiry = (
+  id: string,
+  expiresInMinutes: number | undefined
+): Effect.Effect<void, DaytonaApiError> =>
+  expiresInMinutes === undefined || (Number.isFinite(expiresInMinutes) && expiresInMinutes > 0)
+    ? Effect.void
+    : Effect.fail(
+        new DaytonaApiError({
+          reason: "Invalid",
+          operation: "DaytonaClient.createSshAccess",
+          sandboxId: id,
+          detail: `expiresInMinutes must be a positive number of minutes, got ${expiresInMinutes}`
+        })
+      )

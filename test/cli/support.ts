@@ -105,6 +105,8 @@ export interface ListedSandbox {
 export interface StandaloneEmulator {
   readonly apiUrl: string
   readonly apiKey: string
+  /** Its SSH endpoint's port on 127.0.0.1. */
+  readonly sshPort: number
   /** The environment pointing a CLI at this emulator. */
   readonly env: (extra?: Record<string, string | undefined>) => NodeJS.ProcessEnv
   /** Every sandbox, straight from the emulator's API. */
@@ -116,10 +118,11 @@ export const startEmulator = async (extraEnv: Record<string, string> = {}): Prom
   requireBuild()
   const spawned = spawnCli(["emulator", "--port", "0", "--json"], cleanEnv(extraEnv))
   const [line] = await spawned.waitFor("stdout", /^\{.*\}\n/m, 30_000)
-  const { apiKey, apiUrl } = JSON.parse(line) as { apiUrl: string; apiKey: string }
+  const { apiKey, apiUrl, sshPort } = JSON.parse(line) as { apiUrl: string; apiKey: string; sshPort: number }
   return {
     apiUrl,
     apiKey,
+    sshPort,
     env: (extra = {}) => cleanEnv({ DAYTONA_API_URL: apiUrl, DAYTONA_API_KEY: apiKey, ...extra }),
     sandboxes: async () => {
       const response = await fetch(`${apiUrl}/sandbox`, { headers: { authorization: `Bearer ${apiKey}` } })

@@ -41,8 +41,9 @@ describe("Standalone emulator (needs npm run build)", () => {
           (text) => text.includes("\n"),
           "15 seconds"
         )
-        const printed = JSON.parse(line.trim()) as { apiUrl: string; apiKey: string }
-        assert.deepStrictEqual(Object.keys(printed).sort(), ["apiKey", "apiUrl"])
+        const printed = JSON.parse(line.trim()) as { apiUrl: string; apiKey: string; sshPort: number }
+        assert.deepStrictEqual(Object.keys(printed).sort(), ["apiKey", "apiUrl", "sshPort"])
+        assert.isTrue(Number.isInteger(printed.sshPort) && printed.sshPort > 0, String(printed.sshPort))
         assert.match(printed.apiUrl, /^http:\/\/127\.0\.0\.1:\d+\/api$/)
         assert.match(printed.apiKey, /^emu_[0-9a-f]{32}$/)
         // A second emulator on the taken port fails with exit code 1 and says why.
@@ -88,6 +89,27 @@ describe("Standalone emulator (needs npm run build)", () => {
         assert.strictEqual(emulator.stdout().trim().split("\n").length, 1)
         assert.strictEqual(yield* Effect.promise(() => clash.exited), 1)
         assert.include(clash.stderr(), `cannot listen on 127.0.0.1:${taken}`)
+      })
+  )
+
+  it.scopedLive.skipIf(!built)(
+    "--no-ssh prints sshPort null; a taken --ssh-port fails with exit 1; a bad one exits 2",
+    () =>
+      Effect.gen(function* () {
+        const noSsh = yield* start(["--json", "--no-ssh"])
+        const line = yield* waitUntil(
+          Effect.sync(() => noSsh.stdout()),
+          (text) => text.includes("\n"),
+          "15 seconds"
+        )
+        assert.isNull((JSON.parse(line.trim()) as { sshPort: number | null }).sshPort)
+        const taken = new URL((JSON.parse(line.trim()) as { apiUrl: string }).apiUrl).port
+        const clash = yield* start(["--ssh-port", taken])
+        assert.strictEqual(yield* Effect.promise(() => clash.exited), 1)
+        assert.include(clash.stderr(), `SSH endpoint cannot listen on 127.0.0.1:${taken}`)
+        const bad = yield* start(["--ssh-port", "70000"])
+        assert.strictEqual(yield* Effect.promise(() => bad.exited), 2)
+        assert.include(bad.stderr(), "--ssh-port needs a number from 0 to 65535")
       })
   )
 })

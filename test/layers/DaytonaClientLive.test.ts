@@ -140,7 +140,7 @@ const failureOf = <A>(exit: Exit.Exit<A, unknown>): DaytonaApiError => {
   const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
   assert.instanceOf(error, DaytonaApiError)
   const e = error as DaytonaApiError
-  for (const text of [e.message, e.detail, JSON.stringify(e), JSON.stringify(e.cause), String(e)]) {
+  for (const text of [e.message, e.detail, JSON.stringify(e), String(JSON.stringify(e.cause)), String(e)]) {
     assert.notInclude(text, KEY)
   }
   return e
@@ -253,6 +253,107 @@ describe("DaytonaClientLive", () => {
       })
       const refused = failureOf(yield* Effect.exit(client.get("sbx-1")))
       assert.strictEqual(refused.reason, "Transient")
+    })
+  )
+
+  it.scopedLive("SSH access: create, validate and revoke send Daytona's requests; the token stays out of errors", () =>
+    Effect.gen(function* () {
+      const { fake } = yield* fakeServer
+      const client = yield* liveClient(fake.apiUrl)
+      const { id } = yield* client.create({ envVars: {}, labels: {}, public: false, autoStopInterval: 0 })
+      const token = "Fg8Jx2nPtWAVY5pVN0TlUcbCDNPFqePB"
+      const access = (expiresAt: string) => ({
+        id: "0b1c2d3e-0000-4000-8000-000000000001",
+        sandboxId: id,
+        token,
+        expiresAt,
+        createdAt: "2026-01-01T11:00:00.000Z",
+        updatedAt: "2026-01-01T11:00:00.000Z",
+        sshCommand: `ssh ${token}@ssh.app.daytona.io`
+      })
+      const lines = () => fake.requests.map((r) => r.line)
+      const clean = (error: DaytonaApiError) => {
+        for (const text of [error.message, error.detail, JSON.stringify(error), String(JSON.stringify(error.cause))]) {
+          assert.notInclude(text, token)
+        }
+        return error
+      }
+
+      fake.script.push({
+        match: `POST /api/sandbox/${id}/ssh-access`,
+        status: 200,
+        body: access("2026-01-01T11:30:00.000Z")
+      })
+      const created = yield* client.createSshAccess(id, 30)
+      assert.strictEqual(lines().at(-1), `POST /api/sandbox/${id}/ssh-access?expiresInMinutes=30`)
+      assert.strictEqual(Redacted.value(created.token), token)
+      assert.strictEqual(Redacted.value(created.sshCommand), `ssh ${token}@ssh.app.daytona.io`)
+      assert.notInclude(`${String(created.token)} ${JSON.stringify(created)}`, token)
+      assert.strictEqual(created.expiresAt.toISOString(), "2026-01-01T11:30:00.000Z")
+      assert.strictEqual(Option.getOrThrow(created.createdAt).toISOString(), "2026-01-01T11:00:00.000Z")
+
+      // Without a lifetime the SDK sends none (Daytona's default is 60 minutes); a bad one is refused before any request.
+      fake.script.push({
+        match: `POST /api/sandbox/${id}/ssh-access`,
+        status: 200,
+        body: access("2026-01-01T12:00:00.000Z")
+      })
+      yield* client.createSshAccess(id)
+      assert.strictEqual(lines().at(-1), `POST /api/sandbox/${id}/ssh-access`)
+      const before = fake.requests.length
+      for (const minutes of [0, -5, Number.NaN]) {
+        assert.strictEqual(failureOf(yield* Effect.exit(client.createSshAccess(id, minutes))).reason, "Invalid")
+      }
+      assert.strictEqual(fake.requests.length, before)
+      fake.script.push({ match: `POST /api/sandbox/${id}/ssh-access`, status: 200, body: { id: "x" } })
+      assert.strictEqual(failureOf(yield* Effect.exit(client.createSshAccess(id))).reason, "Unknown")
+
+      fake.script.push({
+        match: "GET /api/sandbox/ssh-access/validate",
+        status: 200,
+        body: { valid: true, sandboxId: id }
+      })
+      assert.deepStrictEqual(yield* client.validateSshAccess(id, created.token), {
+        valid: true,
+        sandboxId: Option.some(id)
+      })
+      assert.strictEqual(lines().at(-1), `GET /api/sandbox/ssh-access/validate?token=${token}`)
+      fake.script.push({
+        match: "GET /api/sandbox/ssh-access/validate",
+        status: 200,
+        body: { valid: false, sandboxId: null }
+      })
+      assert.deepStrictEqual(yield* client.validateSshAccess(id, created.token), {
+        valid: false,
+        sandboxId: Option.none()
+      })
+      // Daytona answers validation only to its SSH gateway's key; its error body carries the path, query included.
+      fake.script.push({
+        match: "GET /api/sandbox/ssh-access/validate",
+        status: 403,
+        body: {
+          statusCode: 403,
+          error: "Forbidden",
+          message: `Invalid authentication context for /api/sandbox/ssh-access/validate?token=${token}`
+        }
+      })
+      const forbidden = clean(failureOf(yield* Effect.exit(client.validateSshAccess(id, created.token))))
+      assert.strictEqual(forbidden.reason, "Forbidden")
+      assert.include(forbidden.detail, "token=<redacted>")
+
+      fake.script.push({ match: `DELETE /api/sandbox/${id}/ssh-access`, status: 200, body: dto(id, "started", {}, "") })
+      yield* client.revokeSshAccess(id, created.token)
+      assert.strictEqual(lines().at(-1), `DELETE /api/sandbox/${id}/ssh-access?token=${token}`)
+      fake.script.push({ match: `DELETE /api/sandbox/${id}/ssh-access`, status: 200, body: dto(id, "started", {}, "") })
+      yield* client.revokeSshAccess(id)
+      assert.strictEqual(lines().at(-1), `DELETE /api/sandbox/${id}/ssh-access`)
+      fake.script.push({
+        match: `DELETE /api/sandbox/${id}/ssh-access`,
+        status: 404,
+        body: { statusCode: 404, message: `no access ${token}` }
+      })
+      const missing = clean(failureOf(yield* Effect.exit(client.revokeSshAccess(id, created.token))))
+      assert.strictEqual(missing.reason, "NotFound")
     })
   )
 })
