@@ -139,6 +139,7 @@ const connect = (ctx: Lifecycle.Ctx, scope: Scope.CloseableScope) =>
     const sandboxId = obtained.sandbox.id
 
     const settled = yield* Lifecycle.settle(ctx, obtained)
+    if (!obtained.created) yield* Lifecycle.claimLease(ctx, settled.sandbox)
     const endpoint = yield* Lifecycle.endpointOf(ctx, settled.sandbox, obtained.sessionApiKey)
     const cmdId = settled.startServer
       ? Option.some(yield* Lifecycle.startServer(ctx, sandboxId, obtained.sessionApiKey))

@@ -202,16 +202,16 @@ const attached = (ctx: Ctx, sandbox: Sandbox): Effect.Effect<Obtained, DaytonaAp
         expires: held.value.expires
       })
     }
-    if (Option.isSome(held) && options.onLiveLease === "share") {
-      yield* Ref.update(ctx.lease, (hold) => ({ ...hold, generation: held.value.generation, shared: true }))
-    } else {
-      const generation = Option.match(found, { onNone: () => 1, onSome: (lease) => lease.generation + 1 })
-      yield* ctx.client.setLabels(sandbox.id, {
-        ...sandbox.labels,
-        ...Lease.labels(Lease.renewed(holder, generation, now, options.leaseTimeout))
-      })
-      yield* Ref.update(ctx.lease, (hold) => ({ ...hold, generation, shared: false }))
-    }
+    // The lease is written once the sandbox is known usable (`claimLease`): an unusable one is not touched.
+    const generation =
+      Option.isSome(held) && options.onLiveLease === "share"
+        ? held.value.generation
+        : Option.match(found, { onNone: () => 1, onSome: (lease) => lease.generation + 1 })
+    yield* Ref.update(ctx.lease, (hold) => ({
+      ...hold,
+      generation,
+      shared: Option.isSome(held) && options.onLiveLease === "share"
+    }))
     yield* emit(ctx, (stamp) => RuntimeEvent.SandboxAttached({ ...stamp, sandboxId: sandbox.id, state: sandbox.state }))
     const key = sandbox.env["SESSION_API_KEY"]
     return {
@@ -219,6 +219,23 @@ const attached = (ctx: Ctx, sandbox: Sandbox): Effect.Effect<Obtained, DaytonaAp
       created: false,
       sessionApiKey: key ?? (yield* SessionKey.derive(ctx.config.apiKey, sandbox.id))
     }
+  })
+
+/**
+ * Writes the lease an attach took (a new generation, this runtime its holder) into the sandbox's labels; a sharing
+ * runtime writes nothing.
+ *
+ * @since 0.2.0
+ */
+export const claimLease = (ctx: Ctx, sandbox: Sandbox): Effect.Effect<void, DaytonaApiError> =>
+  Effect.gen(function* () {
+    const hold = yield* Ref.get(ctx.lease)
+    if (hold.shared) return
+    const now = yield* Clock.currentTimeMillis
+    yield* ctx.client.setLabels(sandbox.id, {
+      ...sandbox.labels,
+      ...Lease.labels(Lease.renewed(hold.holder, hold.generation, now, ctx.options.leaseTimeout))
+    })
   })
 
 /**

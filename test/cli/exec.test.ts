@@ -2,6 +2,7 @@
  * The built CLI against a standalone emulator: exec's output and exit codes, the JSON documents of
  * exec, list and delete, and doctor against a healthy emulator, with a wrong or missing key, and against a URL that is not the API.
  */
+import { sessionKeyOf } from "../support/sessionKey.js"
 import { assert, describe, it } from "@effect/vitest"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -41,7 +42,7 @@ describe("exec", () => {
           headers: { authorization: `Bearer ${emulator.apiKey}` }
         })
       ).json()) as { env?: Record<string, string>; token?: string }
-    const sessionKey = (await get("")).env?.SESSION_API_KEY
+    const sessionKey = (await get("")).env?.SESSION_API_KEY ?? sessionKeyOf(emulator.apiKey, sandboxId)
     const previewToken = (await get("/ports/4444/preview-url")).token
     assert.isString(sessionKey)
     assert.isString(previewToken)

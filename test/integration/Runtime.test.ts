@@ -5,11 +5,12 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Layer, Logger, LogLevel, Option, Redacted } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import * as DaytonaRuntime from "../../src/DaytonaRuntime.js"
 import * as Emulator from "../../src/emulator/Emulator.js"
 import * as Logging from "../../src/layers/Logging.js"
 import { SID_LABEL } from "../../src/services/DaytonaClient.js"
+import { call, sdk, waitUntil } from "../emulator/support.js"
 
 const stack = (options: Emulator.EmulatorOptions) =>
   DaytonaRuntime.layer.pipe(
@@ -132,20 +133,34 @@ describe("the runtime against the emulator", () => {
   it.live("when the server does not come up, the error carries its last output", () =>
     Effect.gen(function* () {
       const control = yield* Emulator.EmulatorControl
-      // The first /alive is slow (the command has printed by then) and gets 502; the next a final 404.
-      yield* control.inject("preview", Emulator.Fault.Latency({ duration: "1 second" }))
-      yield* control.inject("preview", Emulator.Fault.Status({ status: 404 }))
-      const exit = yield* Effect.exit(
-        Effect.scoped(
-          DaytonaRuntime.acquire({ sid: "broken", startCommand: "echo 'ImportError: no module openhands' && exit 3" })
+      const attempt = yield* Effect.fork(
+        Effect.exit(
+          Effect.scoped(
+            DaytonaRuntime.acquire({ sid: "broken", startCommand: "echo 'ImportError: no module openhands' && exit 3" })
+          )
         )
       )
+      // Nothing listens, so /alive gets 502 and is retried; once the command has printed, a final 404 ends the wait.
+      const daytona = yield* sdk(control)
+      yield* waitUntil(
+        call(async () => {
+          const [sandbox] = await Effect.runPromise(control.sandboxes)
+          const found = await daytona.get(sandbox!.id)
+          const session = await found.process.getSession("action-execution-server")
+          const logs = await found.process.getSessionCommandLogs("action-execution-server", session.commands![0]!.id)
+          return logs.stdout ?? ""
+        }).pipe(Effect.orElseSucceed(() => "")),
+        (stdout) => stdout.includes("ImportError"),
+        "30 seconds"
+      )
+      yield* control.inject("preview", Emulator.Fault.Status({ status: 404 }), 100)
+      const exit = yield* Fiber.join(attempt)
       assert.isTrue(Exit.isFailure(exit))
       const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
       assert.strictEqual(error?._tag, "ActionServerNotReady")
       if (error?._tag === "ActionServerNotReady") assert.include(error.lastOutput, "ImportError: no module openhands")
       assert.strictEqual((yield* control.sandboxes)[0]!.state, "stopped")
-    }).pipe(Effect.provide(stack({})))
+    }).pipe(Effect.scoped, Effect.provide(stack({})))
   )
 })
 

@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Layer, Option, Redacted, Scope, Stream } from "effect"
 import { readFileSync } from "node:fs"
 import { afterAll, beforeAll } from "vitest"
+import * as SessionKey from "../../src/programs/SessionKey.js"
 import * as DaytonaRuntime from "../../src/DaytonaRuntime.js"
 import * as Emulator from "../../src/emulator/Emulator.js"
 import { Action } from "../../src/services/ActionServer.js"
@@ -39,10 +40,8 @@ beforeAll(async () => {
       Emulator.EmulatorControl
     ]).pipe(Effect.provide(context), Scope.extend(scope))
   )
-  const response = await fetch(`${control.apiUrl}/sandbox/${runtime.sandboxId}`, {
-    headers: { authorization: `Bearer ${Redacted.value(control.apiKey)}` }
-  })
-  const sandbox = (await response.json()) as { env: Record<string, string> }
+  // The sandbox carries no env: its session key is derived from the API key and its id.
+  const sessionKey = Redacted.value(await Effect.runPromise(SessionKey.derive(control.apiKey, runtime.sandboxId)))
   let workspace = ""
   for (let attempt = 0; attempt < 5 && !workspace.startsWith("/"); attempt++) {
     const pwd = await Effect.runPromise(runtime.run("pwd"))
@@ -51,7 +50,7 @@ beforeAll(async () => {
   held = {
     runtime,
     control,
-    sessionKey: sandbox.env.SESSION_API_KEY!,
+    sessionKey,
     workspace,
     close: () => Effect.runPromise(Scope.close(scope, Exit.void))
   }

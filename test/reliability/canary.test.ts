@@ -5,6 +5,7 @@
  * RuntimeEvent (serialized every way) or CLI output holds one; the one exception is the VSCode URL that
  * `connect` prints on purpose, which is asserted to be there, in connect's stdout and nowhere else.
  */
+import { sessionKeyOf } from "../support/sessionKey.js"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted, Stream } from "effect"
 import { randomBytes } from "node:crypto"
@@ -43,7 +44,7 @@ const sandboxSecrets = (apiUrl: string, apiKey: string, ids: ReadonlyArray<strin
       const preview = (await (await fetch(`${apiUrl}/sandbox/${id}/ports/4444/preview-url`, { headers })).json()) as {
         token?: string
       }
-      if (sandbox.env?.SESSION_API_KEY !== undefined) found.push(sandbox.env.SESSION_API_KEY)
+      found.push(sandbox.env?.SESSION_API_KEY ?? sessionKeyOf(apiKey, id))
       if (preview.token !== undefined) found.push(preview.token)
     }
     return found

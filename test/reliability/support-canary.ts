@@ -4,6 +4,7 @@
  * harvester that collects the per-sandbox secrets (preview tokens, session keys) of a standalone emulator
  * while commands run against it.
  */
+import { sessionKeyOf } from "../support/sessionKey.js"
 import { assert } from "@effect/vitest"
 import { Cause, ConfigProvider, Console, Effect } from "effect"
 import { inspect } from "node:util"
@@ -110,8 +111,9 @@ export const startHarvester = (apiUrl: string, apiKey: string) => {
           get(`/sandbox/${id}`),
           get(`/sandbox/${id}/ports/4444/preview-url`)
         ])) as [{ env?: Record<string, string> } | undefined, { token?: string } | undefined]
-        const key = sandbox?.env?.SESSION_API_KEY
-        if (key !== undefined && key !== "") secrets.sessionKeys.add(key)
+        // Created without env vars: the key is derived from the API key and the sandbox id.
+        const key = sandbox?.env?.SESSION_API_KEY ?? sessionKeyOf(apiKey, id)
+        secrets.sessionKeys.add(key)
         if (preview?.token !== undefined && preview.token !== "") secrets.previewTokens.add(preview.token)
       })
     )
