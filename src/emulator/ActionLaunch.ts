@@ -13,7 +13,8 @@
 import { Duration, Effect, ExecutionStrategy, Option, Redacted, Ref, Scope } from "effect"
 import * as NodePath from "node:path"
 import type { RunningActionServer } from "./ActionServerApp.js"
-import { serve } from "./ActionServerApp.js"
+import { inSandbox, serve } from "./ActionServerApp.js"
+import { launchFlags } from "./ActionServerArgs.js"
 import { HttpFailure } from "./Dto.js"
 import type { ActionServerBehaviour } from "./Dto.js"
 import type { FaultQueue } from "./Faults.js"
@@ -121,7 +122,8 @@ export const launchActionServer = (
     const sessionApiKey = Option.filter(Option.fromNullable(sandbox.env["SESSION_API_KEY"]), (key) => key !== "")
     yield* serve({
       port: hostPort,
-      workingDir,
+      ...inSandbox(host.isolation, sandbox, launch.workingDir),
+      ...launchFlags((yield* Ref.get(command.state)).command),
       env: commandEnv(sandbox),
       sessionApiKey,
       previewToken,
