@@ -163,6 +163,9 @@ const csi = (screen: Screen, params: string, final: string) => {
 // ESC [ params final | ESC ] ... (BEL | ESC \) | ESC ( x | ESC x
 const ESCAPE = /^\x1b(?:\[([0-?]*)[ -/]*([@-~])|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()*+-./][\s\S]|([\s\S]))/
 
+// An escape sequence the end of the chunk cut short.
+const INCOMPLETE = /^\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?|[()*+-./])?$/
+
 /**
  * Feeds what the terminal received (decoded text) to the screen.
  *
@@ -175,7 +178,12 @@ export const feed = (screen: Screen, text: string): void => {
   while (i < data.length) {
     const ch = data[i]!
     if (ch === "\x1b") {
-      const match = ESCAPE.exec(data.slice(i, i + 256))
+      const rest = data.slice(i, i + 256)
+      if (i + rest.length === data.length && INCOMPLETE.test(rest)) {
+        screen.partial = rest
+        return
+      }
+      const match = ESCAPE.exec(rest)
       if (match === null) {
         if (data.length - i < 256) {
           screen.partial = data.slice(i)
@@ -244,5 +252,6 @@ export const clearToPrompt = (screen: Screen, prompt: string): void => {
   screen.row = 0
   screen.col = 0
   screen.pendingWrap = false
-  feed(screen, prompt)
+  screen.partial = ""
+  feed(screen, prompt.replace(/\r?\n/g, "\r\n"))
 }

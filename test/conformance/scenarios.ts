@@ -301,6 +301,16 @@ export const SCENARIOS: ReadonlyArray<Scenario> = [
       path: "/upload_file?destination=$WS/up",
       multipart: { field: "other", filename: "u.txt", data: "x" }
     }),
+    step({
+      method: "POST",
+      path: "/upload_file?destination=$WS/up",
+      raw: { body: "file=plain", contentType: "application/x-www-form-urlencoded" }
+    }),
+    step({
+      method: "POST",
+      path: "/upload_file?destination=$WS/up",
+      raw: { body: "garbage", contentType: "multipart/form-data; boundary=xx" }
+    }),
     step(get("/download_files?path=$WS/up")),
     step(get("/download_files?path=up")),
     step(get("/download_files?path=$WS/none")),

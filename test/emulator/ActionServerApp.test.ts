@@ -162,6 +162,14 @@ layer(NodeHttpClient.layerUndici, { excludeTestServices: true })("ActionServerAp
         })
         assert.strictEqual(created.content, "File created successfully at: /workspace/notes/b.py")
         assert.strictEqual(fs.readFileSync(path.join(server.hostWorkDir, "notes/b.py"), "utf8"), "x = 1\n")
+        assert.strictEqual(fs.statSync(path.join(server.hostWorkDir, "notes/a.txt")).mode & 0o777, 0o664)
+        const inserted = yield* execute(server, {
+          action: "edit",
+          args: { path: "/workspace/notes/b.py", command: "insert", insert_line: 1, new_str: "y = 2" }
+        })
+        assert.include(inserted.content, "     2\ty = 2")
+        // The real editor moves a temporary file over the original: mode 600 afterwards.
+        assert.strictEqual(fs.statSync(path.join(server.hostWorkDir, "notes/b.py")).mode & 0o777, 0o600)
       })
     )
 
