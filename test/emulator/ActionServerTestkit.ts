@@ -28,6 +28,7 @@ export const isolationHere = Effect.suspend(() =>
     ? Effect.succeed(isolation)
     : Effect.map(Isolation.detect, (found) => {
         const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "action-server-isolation-"))
+        process.once("exit", () => fs.rmSync(stateDir, { recursive: true, force: true }))
         isolation = Option.isSome(found) ? Isolation.bubblewrap(found.value, stateDir) : Isolation.host
         return isolation
       })
