@@ -43,18 +43,16 @@ const freePort = () =>
     })
   })
 
-let isolation: Isolation.Isolation | undefined
+let bwrap: Option.Option<string> | undefined
 
-/** One isolation for the suite; its identity files live as long as the process. */
-const isolationHere = async (): Promise<Isolation.Isolation> => {
-  if (isolation !== undefined) return isolation
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "conf-isolation-"))
-  process.once("exit", () => fs.rmSync(stateDir, { recursive: true, force: true }))
-  const found = await Effect.runPromise(
-    Isolation.detect.pipe(Effect.provide(NodeCommandExecutor.layer.pipe(Layer.provide(NodeFileSystem.layer))))
-  )
-  isolation = Option.isSome(found) ? Isolation.bubblewrap(found.value, stateDir) : Isolation.host
-  return isolation
+/** Bubblewrap when it works here (as the emulator picks it), else commands on the host. */
+const isolationIn = async (stateDir: string): Promise<Isolation.Isolation> => {
+  if (bwrap === undefined) {
+    bwrap = await Effect.runPromise(
+      Isolation.detect.pipe(Effect.provide(NodeCommandExecutor.layer.pipe(Layer.provide(NodeFileSystem.layer))))
+    )
+  }
+  return Option.isSome(bwrap) ? Isolation.bubblewrap(bwrap.value, stateDir) : Isolation.host
 }
 
 /** The built-in server in a fresh sandbox folder, as `ActionLaunch` starts it in process. */
@@ -62,7 +60,7 @@ export const startBuiltIn = async (config: GroupConfig): Promise<Started> => {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), "conf-builtin-"))
   const dir = path.join(base, "sandbox")
   fs.mkdirSync(dir)
-  const iso = await isolationHere()
+  const iso = await isolationIn(path.join(base, "state"))
   const sandbox = { id: `conf-${path.basename(base)}`, dir, user: "daytona" }
   const placed = inSandbox(iso, sandbox, "/workspace")
   const scope = Effect.runSync(Scope.make())

@@ -20,19 +20,21 @@ export const tempDir = Effect.acquireRelease(
   (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
 )
 
-let isolation: Isolation.Isolation | undefined
+let found: Option.Option<string> | undefined
 
-/** Bubblewrap when it works here (as the emulator picks it), else commands on the host. */
-export const isolationHere = Effect.suspend(() =>
-  isolation !== undefined
-    ? Effect.succeed(isolation)
-    : Effect.map(Isolation.detect, (found) => {
-        const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "action-server-isolation-"))
-        process.once("exit", () => fs.rmSync(stateDir, { recursive: true, force: true }))
-        isolation = Option.isSome(found) ? Isolation.bubblewrap(found.value, stateDir) : Isolation.host
-        return isolation
-      })
-).pipe(Effect.provide(NodeCommandExecutor.layer.pipe(Layer.provide(NodeFileSystem.layer))))
+/**
+ * Bubblewrap when it works here (as the emulator picks it), else commands on the host; its identity files in
+ * `stateDir`.
+ */
+export const isolationIn = (stateDir: string) =>
+  Effect.map(
+    found !== undefined
+      ? Effect.succeed(found)
+      : Effect.tap(Isolation.detect, (bwrap) => Effect.sync(() => (found = bwrap))).pipe(
+          Effect.provide(NodeCommandExecutor.layer.pipe(Layer.provide(NodeFileSystem.layer)))
+        ),
+    (bwrap) => (Option.isSome(bwrap) ? Isolation.bubblewrap(bwrap.value, stateDir) : Isolation.host)
+  )
 
 export interface Started extends RunningActionServer {
   readonly url: string
@@ -54,7 +56,7 @@ export const start = (overrides: Partial<ActionServerOptions> = {}) =>
     const base = yield* tempDir
     const sandboxDir = path.join(base, "sandbox")
     fs.mkdirSync(sandboxDir)
-    const iso = yield* isolationHere
+    const iso = yield* isolationIn(path.join(base, "state"))
     const placed = inSandbox(iso, { id: `sbx-${path.basename(base)}`, dir: sandboxDir, user: "daytona" }, "/workspace")
     const lines = yield* Ref.make<ReadonlyArray<string>>([])
     const groups = new Set<number>()
