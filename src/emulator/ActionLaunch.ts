@@ -17,7 +17,8 @@ import { Duration, Effect, ExecutionStrategy, Option, Redacted, Ref, Scope } fro
 import * as NodePath from "node:path"
 import * as Isolation from "./Isolation.js"
 import type { RunningActionServer } from "./ActionServerApp.js"
-import { serve } from "./ActionServerApp.js"
+import { inSandbox, serve } from "./ActionServerApp.js"
+import { launchFlags } from "./ActionServerArgs.js"
 import { HttpFailure } from "./Dto.js"
 import type { ActionServerBehaviour } from "./Dto.js"
 import type { FaultQueue } from "./Faults.js"
@@ -233,7 +234,8 @@ export const launchActionServer = (
     const sessionApiKey = Option.filter(Option.fromNullable(serverEnv["SESSION_API_KEY"]), (key) => key !== "")
     yield* serve({
       port: hostPort,
-      workingDir,
+      ...inSandbox(host.isolation, sandbox, launch.workingDir),
+      ...launchFlags((yield* Ref.get(command.state)).command),
       env: serverEnv,
       sessionApiKey,
       previewToken,

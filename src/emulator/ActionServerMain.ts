@@ -1,11 +1,14 @@
 /**
  * The child-process entry of the built-in action execution server:
  *
- * `node ActionServerMain.js --port P --working-dir DIR [--boot-delay-ms N] [--bad-gateway-burst N]`
+ * `node ActionServerMain.js [--port] P --working-dir DIR [--plugins P ...] [--username U] [--boot-delay-ms N]
+ * [--bad-gateway-burst N]` (the real server's arguments, plus the emulator's)
  *
- * - the session key comes from `SESSION_API_KEY` (when set and non-empty), the VSCode token from
- *   `VSCODE_CONNECTION_TOKEN` (default: a random hex token), the preview token from `DAYTONA_PREVIEW_TOKEN`;
- * - commands run with this process's environment;
+ * - the session key comes from `SESSION_API_KEY` (when set and non-empty), the VSCode token (answered with the
+ *   `vscode` plugin and `VSCODE_PORT` set) from `VSCODE_CONNECTION_TOKEN` (default: a random hex token), the preview
+ *   token from `DAYTONA_PREVIEW_TOKEN`;
+ * - it runs inside its sandbox: paths are the sandbox's own, and its shell gets this process's environment (less
+ *   the two tokens above, which are the emulator's);
  * - log lines go to stdout; SIGTERM/SIGINT stop it with exit code 0, a Crash fault with 1, bad usage with 2.
  *
  * @since 0.1.0
@@ -21,7 +24,8 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import { randomBytes } from "node:crypto"
-import { parseArgs, serve } from "./ActionServerApp.js"
+import { serve } from "./ActionServerApp.js"
+import { parseArgs } from "./ActionServerArgs.js"
 
 class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
@@ -39,7 +43,9 @@ const program = Effect.gen(function* () {
   if (Either.isLeft(parsed)) return yield* new UsageError({ message: parsed.left })
   const args = parsed.right
   const env: Record<string, string> = {}
-  for (const [name, value] of Object.entries(process.env)) if (value !== undefined) env[name] = value
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && name !== "DAYTONA_PREVIEW_TOKEN" && name !== "VSCODE_CONNECTION_TOKEN") env[name] = value
+  }
   const server = yield* serve({
     port: args.port,
     workingDir: args.workingDir,
@@ -47,6 +53,8 @@ const program = Effect.gen(function* () {
     sessionApiKey: nonEmpty(process.env.SESSION_API_KEY),
     previewToken: nonEmpty(process.env.DAYTONA_PREVIEW_TOKEN),
     vscodeToken: process.env.VSCODE_CONNECTION_TOKEN ?? randomBytes(16).toString("hex"),
+    plugins: args.plugins,
+    username: args.username,
     bootDelay: Duration.millis(args.bootDelayMs),
     badGatewayBurst: args.badGatewayBurst,
     log: (line) => Console.log(line)

@@ -2,11 +2,9 @@ import { HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Option, Ref, Scope } from "effect"
-import * as fs from "node:fs"
-import * as path from "node:path"
 import type { ActionServerRoute } from "../../src/emulator/ActionServerApp.js"
 import { ActionServerFault } from "../../src/emulator/ActionServerApp.js"
-import { alive, jsonOf, post, readPid, refused, run, send, start, waitFor } from "./ActionServerTestkit.js"
+import { jsonOf, livePidsWith, post, refused, run, send, start, waitFor } from "./ActionServerTestkit.js"
 
 /** A fault registry that hands out each scripted fault once, to the first request on its route. */
 const scripted = (faults: ReadonlyArray<readonly [ActionServerRoute, ActionServerFault]>) =>
@@ -46,7 +44,7 @@ layer(NodeHttpClient.layerUndici, { excludeTestServices: true })("ActionServerAp
         assert.strictEqual(listed.status, 500)
         assert.deepStrictEqual(yield* jsonOf(listed), { detail: "Internal Server Error" })
         yield* send(HttpClientRequest.get(`${server.url}/vscode/connection_token`))
-        yield* post(`${server.url}/execute_action`, { action: { action: "read", args: { path: "x" } } })
+        yield* post(`${server.url}/execute_action`, { action: { action: "read", args: { path: "/x" } } })
         yield* send(HttpClientRequest.post(`${server.url}/upload_file`))
         assert.deepStrictEqual(yield* Ref.get(registry.seen), [
           "alive",
@@ -102,17 +100,15 @@ layer(NodeHttpClient.layerUndici, { excludeTestServices: true })("ActionServerAp
       Effect.gen(function* () {
         const registry = yield* scripted([["alive", ActionServerFault.Crash()]])
         const server = yield* start({ nextFault: registry.nextFault })
-        const pidFile = path.join(server.workingDir, "sleep.pid")
-        const running = yield* Effect.fork(run(server, `sleep 30 & echo $! > ${pidFile}; wait`))
-        yield* waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").endsWith("\n"), "pid file")
+        const running = yield* Effect.fork(run(server, "sleep 31.1111", { blocking: true, timeout: 60 }))
+        yield* waitFor(() => livePidsWith("sleep 31.1111").length > 0, "the command should run")
         assert.isFalse(yield* server.crashed)
         const crashed = yield* Effect.exit(send(HttpClientRequest.get(`${server.url}/alive`)))
         assert.isTrue(Exit.isFailure(crashed))
         assert.isTrue(yield* server.crashed)
         yield* server.awaitCrash
         assert.isTrue(yield* refused(server.port))
-        const sleeper = readPid(pidFile)
-        yield* waitFor(() => !alive(sleeper), "the running command should be killed")
+        yield* waitFor(() => livePidsWith("sleep 31.1111").length === 0, "the running command should be killed")
         const outcome = yield* Fiber.await(running).pipe(Effect.timeout("3 seconds"))
         assert.isTrue(Exit.isFailure(outcome))
         assert.isTrue((yield* Ref.get(server.lines)).some((line) => line.includes("crashed")))
@@ -121,34 +117,36 @@ layer(NodeHttpClient.layerUndici, { excludeTestServices: true })("ActionServerAp
   })
 
   describe("lifecycle", () => {
-    it.scoped("a background job that holds the output open does not hold the answer", () =>
+    it.scoped("a background job does not hold the answer, and outlives its command as in a shell session", () =>
       Effect.gen(function* () {
         const server = yield* start()
-        const [millis, body] = yield* timed(run(server, `sleep 30 & echo $! > job.pid; echo started`))
+        const [millis, body] = yield* timed(run(server, "sleep 31.2222 & echo started"))
         assert.isBelow(millis, 1500)
-        assert.strictEqual(body.content, "started")
+        assert.match(body.content, /^\[1\] \d+\nstarted$/)
         assert.strictEqual(body.extras.metadata.exit_code, 0)
-        const job = readPid(path.join(server.workingDir, "job.pid"))
-        assert.isTrue(alive(job), "background jobs outlive their command, as in a shell session")
+        assert.isAbove(body.extras.metadata.pid, 0, "the job's pid, as $! shows it")
+        yield* waitFor(() => livePidsWith("sleep 31.2222").length > 0, "the job should run")
       })
     )
 
-    it.scoped("closing the scope stops the server and kills running commands and background jobs", () =>
+    it.scoped("closing the scope ends the shell, its running command and its background jobs", () =>
       Effect.gen(function* () {
         const scope = yield* Scope.make()
         const server = yield* Scope.extend(start(), scope)
-        const jobFile = path.join(server.workingDir, "job.pid")
-        const job = yield* run(server, `sleep 30 >/dev/null 2>&1 & echo $! > ${jobFile}`)
-        assert.strictEqual(job.extras.metadata.exit_code, 0)
-        const pidFile = path.join(server.workingDir, "sleep.pid")
-        const running = yield* Effect.fork(run(server, `sleep 30 & echo $! > ${pidFile}; wait`))
-        yield* waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").endsWith("\n"), "pid file")
-        const background = readPid(jobFile)
-        const sleeper = readPid(pidFile)
-        assert.isTrue(alive(background) && alive(sleeper))
+        yield* run(server, "sleep 31.3333 >/dev/null 2>&1 &")
+        const running = yield* Effect.fork(run(server, "sleep 31.4444", { blocking: true, timeout: 60 }))
+        yield* waitFor(
+          () => livePidsWith("sleep 31.3333").length > 0 && livePidsWith("sleep 31.4444").length > 0,
+          "both should run"
+        )
+        assert.strictEqual(server.groups.size, 1)
         yield* Scope.close(scope, Exit.void).pipe(Effect.timeout("3 seconds"))
         assert.isTrue(yield* refused(server.port))
-        yield* waitFor(() => !alive(sleeper) && !alive(background), "commands should be killed")
+        yield* waitFor(
+          () => livePidsWith("sleep 31.3333").length === 0 && livePidsWith("sleep 31.4444").length === 0,
+          "the command and the job should be killed"
+        )
+        assert.strictEqual(server.groups.size, 0)
         yield* Fiber.await(running).pipe(Effect.timeout("3 seconds"))
         assert.isFalse(yield* server.crashed)
       })

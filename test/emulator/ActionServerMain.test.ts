@@ -6,27 +6,55 @@ import * as ChildProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import { parseArgs } from "../../src/emulator/ActionServerApp.js"
+import { launchFlags, parseArgs } from "../../src/emulator/ActionServerArgs.js"
 import { freePort, jsonOf, post, refused, send, tempDir, waitFor } from "./ActionServerTestkit.js"
 
 describe("parseArgs", () => {
-  it("reads the flags, with defaults for the optional ones", () => {
+  it("reads the real server's arguments and the emulator's, with defaults for the optional ones", () => {
     assert.deepStrictEqual(
       parseArgs(["--port", "4444", "--working-dir", "/tmp/ws"]),
       Either.right({
         port: 4444,
         workingDir: "/tmp/ws",
         bootDelayMs: 0,
-        badGatewayBurst: 0
+        badGatewayBurst: 0,
+        plugins: [],
+        username: "openhands"
       })
     )
     assert.deepStrictEqual(
       parseArgs(["--port=0", "--working-dir=/w", "--boot-delay-ms", "250", "--bad-gateway-burst=3"]),
-      Either.right({ port: 0, workingDir: "/w", bootDelayMs: 250, badGatewayBurst: 3 })
+      Either.right({
+        port: 0,
+        workingDir: "/w",
+        bootDelayMs: 250,
+        badGatewayBurst: 3,
+        plugins: [],
+        username: "openhands"
+      })
     )
     assert.deepStrictEqual(
-      parseArgs(["4444", "--working-dir", "rel"]),
-      Either.right({ port: 4444, workingDir: path.resolve("rel"), bootDelayMs: 0, badGatewayBurst: 0 })
+      parseArgs([
+        "4444",
+        "--working-dir",
+        "rel",
+        "--plugins",
+        "agent_skills",
+        "vscode",
+        "--username",
+        "root",
+        "--user-id",
+        "0",
+        "--no-enable-browser"
+      ]),
+      Either.right({
+        port: 4444,
+        workingDir: path.resolve("rel"),
+        bootDelayMs: 0,
+        badGatewayBurst: 0,
+        plugins: ["agent_skills", "vscode"],
+        username: "root"
+      })
     )
   })
 
@@ -38,8 +66,23 @@ describe("parseArgs", () => {
     assert.include(message(["--port", "70000", "--working-dir", "/w"]), "at most 65535")
     assert.include(message(["--port", "x", "--working-dir", "/w"]), "--port needs a non-negative integer")
     assert.include(message(["--port", "1", "--working-dir", "/w", "--boot-delay-ms", "-5"]), "--boot-delay-ms")
-    assert.include(message(["--port", "1", "--working-dir", "/w", "--plugins", "x"]), "unknown argument")
+    assert.include(message(["--port", "1", "--working-dir", "/w", "--fly", "x"]), "unknown argument")
+    assert.include(message(["--port", "1", "--working-dir", "/w", "--plugins"]), "--plugins needs at least one")
     assert.include(message(["--port", "1", "--working-dir"]), "--working-dir needs a value")
+  })
+
+  it("launchFlags reads --plugins and --username of a launch command line", () => {
+    assert.deepStrictEqual(
+      launchFlags(
+        "mkdir -p /workspace && cd /openhands/code && python -u -m openhands.runtime.action_execution_server 4444 " +
+          "--working-dir /workspace --plugins jupyter vscode --username openhands --user-id 1000"
+      ),
+      { plugins: ["jupyter", "vscode"], username: "openhands" }
+    )
+    assert.deepStrictEqual(launchFlags("python -m openhands.runtime.action_execution_server 1 --username=root"), {
+      plugins: [],
+      username: "root"
+    })
   })
 })
 
@@ -82,8 +125,26 @@ describe.skipIf(!built)(
           const workingDir = yield* tempDir
           const port = yield* freePort
           const child = yield* spawnMain(
-            ["--port", String(port), "--working-dir", workingDir, "--boot-delay-ms", "300", "--bad-gateway-burst", "1"],
-            { SESSION_API_KEY: "child-key", VSCODE_CONNECTION_TOKEN: "child-vscode", FROM_ENV: "inherited" }
+            [
+              String(port),
+              "--working-dir",
+              workingDir,
+              "--plugins",
+              "vscode",
+              "--username",
+              "root",
+              "--boot-delay-ms",
+              "300",
+              "--bad-gateway-burst",
+              "1"
+            ],
+            {
+              SESSION_API_KEY: "child-key",
+              VSCODE_CONNECTION_TOKEN: "child-vscode",
+              VSCODE_PORT: "4445",
+              WORKSPACE_BASE: workingDir,
+              FROM_ENV: "inherited"
+            }
           )
           assert.isTrue(yield* refused(port))
           yield* waitForOutput(child, `http://127.0.0.1:${port}`)
@@ -98,10 +159,15 @@ describe.skipIf(!built)(
           )
           assert.deepStrictEqual(yield* jsonOf(token), { token: "child-vscode" })
           const ran = yield* Effect.flatMap(
-            post(`${url}/execute_action`, { action: { action: "run", args: { command: "echo $FROM_ENV" } } }, keyed),
+            post(
+              `${url}/execute_action`,
+              { action: { action: "run", args: { command: 'echo "$FROM_ENV:$VSCODE_CONNECTION_TOKEN"; pwd' } } },
+              keyed
+            ),
             jsonOf
           )
-          assert.strictEqual(ran.content, "inherited")
+          assert.strictEqual(ran.content, `inherited:\n${workingDir}`, "the emulator's tokens stay out of the shell")
+          assert.isTrue(fs.existsSync(path.join(workingDir, ".vscode/settings.json")))
           assert.include(child.stdout(), "POST /execute_action 200")
           assert.notInclude(child.stdout(), "child-key")
           child.process.kill("SIGTERM")
@@ -110,12 +176,13 @@ describe.skipIf(!built)(
         })
       )
 
-      it.scoped("exits 0 on SIGINT; an empty VSCODE_CONNECTION_TOKEN answers null", () =>
+      it.scoped("exits 0 on SIGINT; without the vscode plugin the token is null", () =>
         Effect.gen(function* () {
           const workingDir = yield* tempDir
           const port = yield* freePort
           const child = yield* spawnMain(["--port", String(port), "--working-dir", workingDir], {
-            VSCODE_CONNECTION_TOKEN: ""
+            VSCODE_CONNECTION_TOKEN: "unused",
+            VSCODE_PORT: "4445"
           })
           yield* waitForOutput(child, `http://127.0.0.1:${port}`)
           const token = yield* send(HttpClientRequest.get(`http://127.0.0.1:${port}/vscode/connection_token`))
