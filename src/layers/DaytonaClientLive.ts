@@ -71,6 +71,7 @@ export const toRecord = (sandbox: Sdk.Sandbox): Sandbox =>
     name: sandbox.name ?? sandbox.id,
     // Kept as it came, as text (a body with a number or an object there must not break what reads it).
     state: sandbox.state === undefined || sandbox.state === null ? "unknown" : String(sandbox.state),
+    ...(typeof sandbox.desiredState === "string" ? { desiredState: sandbox.desiredState } : {}),
     labels: Object.freeze({ ...sandbox.labels }),
     env: Object.freeze(
       Object.fromEntries(Object.entries(sandbox.env ?? {}).map(([key, value]) => [key, Redacted.make(value)]))
