@@ -254,7 +254,7 @@ export const make = (
           Effect.flatMap(find("stop", id), ({ entry: e, now: t }) => {
             // As Daytona answers: an errored sandbox, a change under way, then anything but started.
             if (isFailed(e.state)) {
-              return fail("stop", "Invalid", "Sandbox is in an errored state", { status: 400, sandboxId: id })
+              return fail("stop", "SandboxFailed", "Sandbox is in an errored state", { status: 400, sandboxId: id })
             }
             if (TRANSITIONAL.has(e.state)) return inProgress("stop", id)
             if (e.state !== "started") {

@@ -123,7 +123,7 @@ describe("DaytonaClientMemory", () => {
       assert.isTrue(Either.isLeft(again) && again.left.reason === "Invalid" && again.left.status === 400)
       assert.isTrue(Either.isLeft(again) && again.left.detail === "Sandbox is not in a stoppable state")
       const broken = yield* control.seed({ state: "error", errorReason: "disk full" })
-      const errored = expectApiError(yield* Effect.exit(client.stop(broken.id)), "Invalid")
+      const errored = expectApiError(yield* Effect.exit(client.stop(broken.id)), "SandboxFailed")
       assert.deepStrictEqual([errored.status, errored.detail], [400, "Sandbox is in an errored state"])
       assert.strictEqual(expectApiError(yield* Effect.exit(client.stop("sbx-9")), "NotFound").status, 404)
     })
