@@ -18,6 +18,14 @@ import { type RuntimeEvent, RuntimeEvents } from "../src/services/RuntimeEvents.
 /** The default action-server behaviour of every chaos emulator (a trial's changes are undone after it). */
 export const DEFAULT_BEHAVIOUR = { bootDelay: "200 millis", badGatewayBurst: 0 } as const
 
+/** The lifecycle latencies of a lane's emulator (a trial that changes them puts these back). */
+export const LANE_LATENCIES = {
+  create: "30 millis",
+  start: "30 millis",
+  stop: "20 millis",
+  delete: "20 millis"
+} as const
+
 /**
  * Everything one emulator of a lane offers a trial.
  *
@@ -74,7 +82,7 @@ const makeEnv = (previewMode: "proxy" | "direct"): Effect.Effect<LaneEnv, Emulat
       Layer.provideMerge(
         Emulator.layer({
           previewMode,
-          latencies: { create: "30 millis", start: "30 millis", stop: "20 millis", delete: "20 millis" },
+          latencies: LANE_LATENCIES,
           actionServer: DEFAULT_BEHAVIOUR
         })
       )

@@ -90,6 +90,19 @@ export type FaultSpec =
   | { readonly kind: "stuck-starting"; readonly millis: number }
   | { readonly kind: "allocate-then-fail"; readonly status: number }
   | { readonly kind: "close-fails"; readonly route: "sandbox.stop" | "sandbox.delete"; readonly times: number }
+  /**
+   * Something else changes the sandbox while the runtime holds it (after its actions, before its close), so the
+   * close meets Daytona's refusals: stopped (400 on stop), deleted (409 on a delete while the first runs, else 404),
+   * errored (400 "in an errored state"), or restarting (409 while it is starting).
+   */
+  | { readonly kind: "meddle"; readonly what: Meddling }
+
+/**
+ * What happens to a held sandbox behind the runtime's back.
+ *
+ * @since 0.2.0
+ */
+export type Meddling = "stopped" | "deleted" | "errored" | "restarting"
 
 /**
  * The action a trial sends once the runtime is ready.
@@ -129,7 +142,7 @@ export interface TrialPlan {
  * fault matrix covers it).
  */
 const drawFault = (rng: Prng, previewMode: "proxy" | "direct"): FaultSpec => {
-  switch (rng.int(0, 9)) {
+  switch (rng.int(0, 10)) {
     case 0:
       return { kind: "api-5xx", route: rng.pick(API_ROUTES), status: rng.pick([500, 502, 503]), times: rng.int(1, 2) }
     case 1:
@@ -150,6 +163,8 @@ const drawFault = (rng: Prng, previewMode: "proxy" | "direct"): FaultSpec => {
       return { kind: "allocate-then-fail", status: rng.pick([500, 503]) }
     case 8:
       return { kind: "close-fails", route: rng.pick(["sandbox.stop", "sandbox.delete"] as const), times: rng.int(1, 2) }
+    case 9:
+      return { kind: "meddle", what: rng.pick<Meddling>(["stopped", "deleted", "errored", "restarting"]) }
     default:
       return { kind: "malformed", route: rng.pick(["sandbox.get", "sandbox.list", "sandbox.previewUrl"] as const) }
   }
@@ -221,6 +236,8 @@ export const describeFault = (fault: FaultSpec): string => {
       return `sandbox.create:allocate-then-${fault.status}`
     case "close-fails":
       return `${fault.route}:503x${fault.times}`
+    case "meddle":
+      return `meddle:${fault.what}`
   }
 }
 

@@ -12,8 +12,8 @@ import type { EmulatorControlService, EmulatorSandbox } from "../src/emulator/Em
 import { Action } from "../src/services/ActionServer.js"
 import { DaytonaClient, SID_LABEL } from "../src/services/DaytonaClient.js"
 import { DaytonaConfig } from "../src/services/DaytonaConfig.js"
-import { DEFAULT_BEHAVIOUR, type LaneEnv, logLines } from "./Lane.js"
-import type { FaultSpec, TrialPlan } from "./Plan.js"
+import { DEFAULT_BEHAVIOUR, LANE_LATENCIES, type LaneEnv, logLines } from "./Lane.js"
+import type { FaultSpec, Meddling, TrialPlan } from "./Plan.js"
 
 /** A trial still running this long after its start is interrupted (and counted as `deadline`). */
 export const TRIAL_DEADLINE = Duration.seconds(20)
@@ -100,8 +100,29 @@ const apply = (control: EmulatorControlService, fault: FaultSpec): Effect.Effect
       return control.inject("sandbox.create", Fault.AllocateThenFail({ status: fault.status }))
     case "close-fails":
       return control.inject(fault.route, Fault.Status({ status: 503 }), fault.times)
+    case "meddle":
+      // Done by the program once the runtime holds the sandbox.
+      return Effect.void
   }
 }
+
+/** What a `meddle` fault does to the held sandbox, behind the runtime's back. */
+const meddle = (control: EmulatorControlService, sandboxId: string, what: Meddling) =>
+  Effect.gen(function* () {
+    const client = yield* DaytonaClient
+    switch (what) {
+      case "stopped":
+        return yield* client.stop(sandboxId)
+      case "deleted":
+        // Slow enough that a delete of the close meets this one under way (Daytona's 409).
+        yield* control.setLatencies({ delete: "300 millis" })
+        return yield* client.delete(sandboxId)
+      case "errored":
+        return yield* control.setSandboxState(sandboxId, "error", { errorReason: "chaos" })
+      case "restarting":
+        return yield* control.holdState(sandboxId, "starting", "600 millis")
+    }
+  }).pipe(Effect.orDie)
 
 /** Undoes every fault a trial may have left unused. */
 const reset = (control: EmulatorControlService) =>
@@ -109,6 +130,7 @@ const reset = (control: EmulatorControlService) =>
     [
       control.clearFaults,
       control.setActionServer(DEFAULT_BEHAVIOUR),
+      control.setLatencies(LANE_LATENCIES),
       // A pending hold of the next create would otherwise hit the next trial: replace it with one of 0 ms.
       control.holdState("next-create", "starting", Duration.zero)
     ],
@@ -135,8 +157,8 @@ const check = (condition: boolean, message: string, into: Array<string>) => {
   if (!condition) into.push(message)
 }
 
-/** The trial's program: acquire, the actions (each result checked), release. */
-const program = (plan: TrialPlan, defects: Array<string>) =>
+/** The trial's program: acquire, the actions (each result checked), any meddling, release. */
+const program = (plan: TrialPlan, control: EmulatorControlService, defects: Array<string>) =>
   Effect.scoped(
     Effect.gen(function* () {
       const runtime = yield* DaytonaRuntime.acquire({
@@ -161,6 +183,9 @@ const program = (plan: TrialPlan, defects: Array<string>) =>
           const files = yield* runtime.listFiles()
           check(Array.isArray(files), `listFiles returned ${JSON.stringify(files)}`, defects)
         }
+      }
+      for (const fault of plan.faults) {
+        if (fault.kind === "meddle") yield* meddle(control, runtime.sandboxId, fault.what)
       }
     })
   )
@@ -213,7 +238,7 @@ export const runTrial = (plan: TrialPlan, env: LaneEnv): Effect.Effect<TrialResu
     const config = yield* DaytonaConfig
     const { exit, by } = yield* supervise(
       plan,
-      program(plan, defects).pipe(
+      program(plan, control, defects).pipe(
         Effect.provideService(DaytonaConfig, { ...config, deleteOnClose: plan.deleteOnClose })
       )
     )

@@ -79,6 +79,17 @@ const detailOf = (response: HttpClientResponse.HttpClientResponse): Effect.Effec
     Effect.orElseSucceed(() => undefined)
   )
 
+/** `redirected to <origin><path>` of a `Location` header, without its query. */
+const redirectTarget = (location: string | undefined): string | undefined => {
+  if (location === undefined || location === "") return undefined
+  try {
+    const target = new URL(location)
+    return `redirected to ${target.origin}${target.pathname}`
+  } catch {
+    return "redirected"
+  }
+}
+
 const fromClientError =
   (url: string) =>
   (error: HttpClientError.HttpClientError): Effect.Effect<never, ActionServerError> => {
@@ -90,6 +101,15 @@ const fromClientError =
       )
     }
     if (error.reason === "StatusCode") {
+      const status = error.response.status
+      if (status >= 300 && status < 400) {
+        // A redirect (Daytona's preview proxy: 307 to its login page) is named by where it leads; its query (the
+        // login's state) is left out.
+        return Effect.zipRight(
+          Effect.ignore(error.response.text.pipe(Effect.timeout("1 second"))),
+          Effect.fail(new HttpStatusError({ url, status, detail: redirectTarget(error.response.headers["location"]) }))
+        )
+      }
       return Effect.flatMap(detailOf(error.response), (detail) =>
         Effect.fail(new HttpStatusError({ url, status: error.response.status, detail }))
       )

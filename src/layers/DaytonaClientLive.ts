@@ -3,11 +3,13 @@
  *
  * - The SDK is loaded lazily, when the layer is built, so importing the package root (or running
  *   `--help`) never loads it.
- * - The client runs in polling mode (`useDeprecatedPolling: true`): state waits poll
- *   `GET /sandbox/{id}` every 100 ms for the first 5 s, then back off to at most 1 s apart. The
- *   default streaming mode opens a Socket.IO connection that the local emulator does not serve, and
- *   whose reconnect attempts would keep the process alive for minutes. The client is disposed when
- *   the layer's scope closes.
+ * - The client runs in the SDK's default mode: it opens a Socket.IO connection to Daytona's event
+ *   gateway (`{apiUrl}/socket.io/`, WebSocket only) when it is built, and its state waits end on the
+ *   `sandbox.state.updated` event, with a `GET /sandbox/{id}` every second as a safety net. Where the
+ *   gateway cannot be reached (a proxy that refuses WebSocket upgrades), the waits fall back to polling
+ *   and the SDK's own switch `DAYTONA_USE_DEPRECATED_POLLING=true` turns the socket off. The SDK client is
+ *   disposed when the layer's scope closes, and its socket and reconnect timers with it: a process never
+ *   stays alive because of them.
  * - Every SDK call goes through one funnel: a span `DaytonaClient.<method>`, a timeout a little longer
  *   than the SDK's own (so the SDK reports first), SDK errors mapped to `DaytonaApiError`
  *   (`SdkErrors.fromSdkError`, which keeps only a sanitized summary as the cause), any other throwable
@@ -71,6 +73,7 @@ export const toRecord = (sandbox: Sdk.Sandbox): Sandbox =>
     name: sandbox.name ?? sandbox.id,
     // Kept as it came, as text (a body with a number or an object there must not break what reads it).
     state: sandbox.state === undefined || sandbox.state === null ? "unknown" : String(sandbox.state),
+    ...(typeof sandbox.desiredState === "string" ? { desiredState: sandbox.desiredState } : {}),
     labels: Object.freeze({ ...sandbox.labels }),
     env: Object.freeze(
       Object.fromEntries(Object.entries(sandbox.env ?? {}).map(([key, value]) => [key, Redacted.make(value)]))
@@ -139,7 +142,6 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
           apiKey,
           apiUrl: config.apiUrl,
           target: config.target,
-          useDeprecatedPolling: true,
           requestTimeoutMs: Duration.toMillis(Timeouts.request)
         })
     ),

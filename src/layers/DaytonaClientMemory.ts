@@ -9,8 +9,9 @@
  * a recoverable `error`) → `starting` → `started`; delete → `destroying` → gone (at once with the
  * default latency 0). create/start/stop/recover then wait like the SDK in polling mode (every 100 ms
  * for 5 s, then up to 1 s apart) until the target state: `SandboxFailed` on `error`/`build_failed`,
- * `Timeout` after 60 s (create: its `timeout`). A start or stop during another transition fails with
- * `StateChangeInProgress` (409, "State change in progress"). Every call is recorded, then consumes a
+ * `Timeout` after 60 s (create: its `timeout`). A start, stop or delete during another transition (a second
+ * delete included) fails with `StateChangeInProgress` (409, "Sandbox state change in progress"); a stop of an
+ * errored sandbox, or of one not started, with `Invalid` (400, Daytona's texts). Every call is recorded, then consumes a
  * failure queued by `failNext` (before touching any state), and is retried by `Retry.rateLimited`. SSH access works as
  * on Daytona (`DaytonaClientMemorySsh.ts`).
  *
@@ -111,7 +112,7 @@ export const make = (
     const { entries, fail, find, now, toRecord } = store
 
     const inProgress = (method: ClientMethod, id: string) =>
-      fail(method, "StateChangeInProgress", "State change in progress", { status: 409, sandboxId: id })
+      fail(method, "StateChangeInProgress", "Sandbox state change in progress", { status: 409, sandboxId: id })
     const waitStarted = (method: ClientMethod, id: string, bound: Duration.DurationInput = Waits.bound) =>
       Effect.flatMap(store.waitFor(method, id, "started", bound), (record) =>
         Option.isSome(record) ? Effect.succeed(record.value) : store.notFound(method, id)
@@ -253,13 +254,13 @@ export const make = (
           "stop",
           id,
           Effect.flatMap(find("stop", id), ({ entry: e, now: t }) => {
+            // As Daytona answers: an errored sandbox, a change under way, then anything but started.
+            if (isFailed(e.state)) {
+              return fail("stop", "SandboxFailed", "Sandbox is in an errored state", { status: 400, sandboxId: id })
+            }
             if (TRANSITIONAL.has(e.state)) return inProgress("stop", id)
             if (e.state !== "started") {
-              // As Daytona answers: only a started sandbox can be stopped.
-              return fail("stop", "Invalid", `Sandbox ${id} is not started (state ${e.state})`, {
-                status: 400,
-                sandboxId: id
-              })
+              return fail("stop", "Invalid", "Sandbox is not in a stoppable state", { status: 400, sandboxId: id })
             }
             e.state = "stopping"
             e.pending = { state: "stopped", at: t + ms("stop") }
@@ -273,14 +274,16 @@ export const make = (
         op(
           "delete",
           id,
-          Effect.map(find("delete", id), ({ entry: e, now: t }) => {
-            if (e.state === "destroying") return
+          Effect.flatMap(find("delete", id), ({ entry: e, now: t }) => {
+            // As Daytona answers: no delete while a state change (a second delete included) is under way.
+            if (TRANSITIONAL.has(e.state)) return inProgress("delete", id)
             if (ms("delete") <= 0) {
               entries.delete(e.id)
             } else {
               e.state = "destroying"
               e.pending = { state: "destroyed", at: t + ms("delete") }
             }
+            return Effect.void
           })
         ),
 

@@ -70,10 +70,12 @@ export const scrub = (text: string, secrets: ReadonlyArray<string> | undefined):
 /** `Sandbox sbx-1 failed to start with status: error, error reason: …` (and the stop/delete variants). */
 const FAILED_STATE = /failed to \w+ with (?:status|state): (?:error|build_failed)\b/i
 const SANDBOX_ID_IN_MESSAGE = /^Sandbox (\S+) failed to /
+const ERRORED_STATE = /^Sandbox is in an errored state$/i
 
 /**
  * Classifies an SDK error into a reason: transport failures and timeouts by class, HTTP responses by
- * status ({@link reasonOfStatus}), state waits that ended in `error`/`build_failed` by message.
+ * status ({@link reasonOfStatus}), state waits that ended in `error`/`build_failed` and Daytona's 400 "Sandbox is in
+ * an errored state" as `SandboxFailed`.
  *
  * @since 0.1.0
  */
@@ -84,6 +86,8 @@ export const reasonOf = (error: SdkErrorLike): DaytonaApiErrorReason => {
     case "DaytonaConnectionError":
       return "Transient"
   }
+  // Daytona's `SandboxError` (400) for a start, stop or archive of a sandbox in `error` or `build_failed`.
+  if (error.statusCode === 400 && ERRORED_STATE.test(error.message)) return "SandboxFailed"
   if (error.statusCode !== undefined) return reasonOfStatus(error.statusCode, error.message)
   if (FAILED_STATE.test(error.message)) return "SandboxFailed"
   switch (error.name) {

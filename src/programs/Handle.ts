@@ -14,6 +14,7 @@ import { fromObservation, inputAction, runAction, type RunOptions, type RunResul
 import { ActionFailed, RuntimeFenced } from "./Errors.js"
 import * as Lifecycle from "./Lifecycle.js"
 import * as Metrics from "./Metrics.js"
+import * as PreviewToken from "./PreviewToken.js"
 
 /**
  * An action with the id of its event (OpenHands' `Event.id`), for {@link DaytonaRuntimeHandle.bridge}.
@@ -127,7 +128,10 @@ export const make = (ctx: Lifecycle.Ctx, isPublic: boolean, sandboxId: string, e
     const oneAtATime = yield* Effect.makeSemaphore(1)
     const retryPolicy = Retry.observe(Retry.actionRequest, Lifecycle.onRetry(ctx, "actionRequest"))
 
-    const request = <A>(name: string, effect: Effect.Effect<A, ActionServerError>) =>
+    const current = yield* Ref.make(endpoint)
+    const withToken = PreviewToken.refreshing(ctx, isPublic, sandboxId, current)
+
+    const request = <A>(name: string, send: (endpoint: Endpoint) => Effect.Effect<A, ActionServerError>) =>
       Effect.gen(function* () {
         const fenced = yield* Lifecycle.fencedBy(ctx)
         if (Option.isSome(fenced)) {
@@ -138,8 +142,7 @@ export const make = (ctx: Lifecycle.Ctx, isPublic: boolean, sandboxId: string, e
           })
         }
         const start = yield* Clock.currentTimeMillis
-        return yield* effect.pipe(
-          Effect.retry(retryPolicy),
+        return yield* withToken((endpoint) => Effect.retry(send(endpoint), retryPolicy)).pipe(
           Effect.tapError((error) =>
             Metric.increment(Metric.tagged(Metric.tagged(Metrics.actionErrors, "action", name), "error", error._tag))
           ),
@@ -151,11 +154,12 @@ export const make = (ctx: Lifecycle.Ctx, isPublic: boolean, sandboxId: string, e
         )
       }).pipe(oneAtATime.withPermits(1), Effect.withSpan(`DaytonaRuntime.${name}`, { attributes: { sandboxId } }))
 
-    const execute = (action: Action) => request(action._tag.toLowerCase(), server.execute(endpoint, action))
+    const execute = (action: Action) =>
+      request(action._tag.toLowerCase(), (endpoint) => server.execute(endpoint, action))
     const runWith = (action: Action) => Effect.flatMap(execute(action), toRunResult)
 
     const vscodeUrlUncached = Effect.gen(function* () {
-      const token = yield* request("vscodeToken", server.vscodeToken(endpoint))
+      const token = yield* request("vscodeToken", server.vscodeToken)
       if (Option.isNone(token)) return Option.none<Redacted.Redacted<string>>()
       const base = isPublic
         ? (yield* client.previewLink(sandboxId, options.vscodePort)).url
@@ -195,9 +199,9 @@ export const make = (ctx: Lifecycle.Ctx, isPublic: boolean, sandboxId: string, e
         Stream.mapEffect(actions, ({ action, id }) =>
           Effect.map(execute(action), (observation): ObservationEvent => ({ cause: id, observation }))
         ),
-      listFiles: (path?: string) => request("listFiles", server.listFiles(endpoint, path)),
-      upload: (file) => request("upload", server.uploadFile(endpoint, file)),
-      download: (path) => request("download", server.downloadFiles(endpoint, path)),
+      listFiles: (path?: string) => request("listFiles", (endpoint) => server.listFiles(endpoint, path)),
+      upload: (file) => request("upload", (endpoint) => server.uploadFile(endpoint, file)),
+      download: (path) => request("download", (endpoint) => server.downloadFiles(endpoint, path)),
       vscodeUrl,
       agentInstructions
     } satisfies DaytonaRuntimeHandle

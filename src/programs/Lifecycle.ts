@@ -295,6 +295,11 @@ const cleanupOrphans = (ctx: Ctx): Effect.Effect<void> =>
 type StateKind = "started" | "startable" | "stopping" | "starting" | "busy" | "recoverable" | "unusable"
 
 const kindOf = (sandbox: Sandbox): StateKind => {
+  // Daytona answers a stop or a delete at once and carries it out after: until then the sandbox still reads
+  // `started`, with the target in `desiredState`.
+  if (sandbox.state === "started" && sandbox.desiredState !== undefined && sandbox.desiredState !== "started") {
+    return sandbox.desiredState === "destroyed" ? "unusable" : "stopping"
+  }
   switch (sandbox.state) {
     case "started":
       return "started"
@@ -393,7 +398,14 @@ export const settle = (
     first = false
     return Effect.flatMap(current, (sandbox) => step(sandbox, obtained.created, 0))
   })
-  return attempt.pipe(Effect.retry(Retry.stateChangeInProgress), timed("settle"))
+  return attempt.pipe(
+    Effect.retry(Retry.stateChangeInProgress),
+    // Deleted under the runtime's hands (e.g. an ephemeral sandbox, which Daytona deletes when it stops).
+    Effect.catchIf(isApiError("NotFound"), () =>
+      Effect.fail(new SandboxUnusable({ sandboxId: id, state: "destroyed", errorReason: "it was deleted" }))
+    ),
+    timed("settle")
+  )
 }
 
 /**
@@ -598,35 +610,107 @@ export interface CloseOutcome {
   readonly error?: string
 }
 
+/** Whether Daytona is deleting the sandbox (or has). */
+const beingDeleted = (sandbox: Sandbox): boolean =>
+  sandbox.state === "destroying" || sandbox.state === "destroyed" || sandbox.desiredState === "destroyed"
+
+/** Whether a state change is under way: Daytona refuses (409) a stop or a delete until it is over. */
+const inTransition = (sandbox: Sandbox): boolean => {
+  if (sandbox.state === "error" || sandbox.state === "build_failed") return false
+  if (sandbox.desiredState !== undefined && sandbox.desiredState !== sandbox.state) return true
+  const kind = kindOf(sandbox)
+  return kind === "starting" || kind === "stopping" || kind === "busy"
+}
+
+/** How long a close waits for a state change under way before it asks again. */
+const TRANSITION_WAIT = Duration.seconds(60)
+
+/** Reads the sandbox every second while a state change is under way (at most {@link TRANSITION_WAIT}). */
+const awaitTransition = (ctx: Ctx, sandbox: Sandbox): Effect.Effect<Sandbox, DaytonaApiError> =>
+  inTransition(sandbox)
+    ? ctx.client
+        .get(sandbox.id)
+        .pipe(
+          Effect.repeat(
+            Schedule.spaced("1 second").pipe(
+              Schedule.upTo(TRANSITION_WAIT),
+              Schedule.whileInput(inTransition),
+              Schedule.passthrough
+            )
+          )
+        )
+    : Effect.succeed(sandbox)
+
+/**
+ * Deletes the sandbox. Daytona refuses (409) a delete while a state change is under way — a start, a stop, or a
+ * delete already asked for (a second delete, or one whose answer was lost): a sandbox Daytona is deleting counts as
+ * deleted; otherwise the change is waited out and the delete asked again.
+ */
+const deleteSandbox = (ctx: Ctx, sandboxId: string): Effect.Effect<CloseOutcome, DaytonaApiError> =>
+  ctx.client.delete(sandboxId).pipe(
+    Effect.as<CloseOutcome>({ action: "deleted" }),
+    Effect.catchIf(isApiError("StateChangeInProgress"), (refused) =>
+      Effect.flatMap(ctx.client.get(sandboxId), (sandbox) =>
+        beingDeleted(sandbox)
+          ? Effect.succeed<CloseOutcome>({ action: "deleted" })
+          : Effect.zipRight(awaitTransition(ctx, sandbox), Effect.fail(refused))
+      )
+    ),
+    Effect.retry(Retry.cleanup)
+  )
+
+/**
+ * Stops the sandbox directly (the runtime last saw it started). Daytona refuses to stop one that is stopped (400 "not
+ * in a stoppable state"), errored (400 "in an errored state") or changing state (409); only then is the state read:
+ * stopped, archived or errored is already not running, a stop or a delete under way is waited out, a start under way
+ * is waited out and the stop asked again. (Daytona deletes an ephemeral sandbox instead of stopping it; the SDK's
+ * stop then ends on `destroyed`.)
+ */
+const stopSandbox = (ctx: Ctx, sandboxId: string): Effect.Effect<CloseOutcome, DaytonaApiError> =>
+  ctx.client.stop(sandboxId).pipe(
+    Effect.as<CloseOutcome>({ action: "stopped" }),
+    Effect.catchIf(isApiError("Invalid", "SandboxFailed", "StateChangeInProgress"), (refused) =>
+      Effect.flatMap(ctx.client.get(sandboxId), (sandbox): Effect.Effect<CloseOutcome, DaytonaApiError> => {
+        if (beingDeleted(sandbox)) return Effect.succeed({ action: "already-gone" })
+        if (sandbox.state === "error" || sandbox.state === "build_failed") {
+          return Effect.as(
+            Effect.logWarning(
+              `sandbox ${sandboxId} is in ${sandbox.state}` +
+                `${Option.match(sandbox.errorReason, { onNone: () => "", onSome: (reason) => ` (${reason})` })}; ` +
+                "it is not running, so it is left as it is"
+            ),
+            { action: "already-stopped" }
+          )
+        }
+        if (notRunning.includes(sandbox.state) && notRunning.includes(sandbox.desiredState ?? sandbox.state)) {
+          return Effect.succeed({ action: "already-stopped" })
+        }
+        if (sandbox.state === "stopping" || (sandbox.state === "started" && sandbox.desiredState === "stopped")) {
+          return Effect.as(ctx.client.waitUntilStopped(sandboxId), { action: "stopped" })
+        }
+        return Effect.zipRight(awaitTransition(ctx, sandbox), Effect.fail(refused))
+      })
+    ),
+    Effect.retry(Retry.cleanup)
+  )
+
 /**
  * Closes one sandbox by a policy: `keep` leaves it; `delete` deletes it; `stop` stops it when it is
- * running (or on its way to running). 404 means already gone. Passing failures are retried
- * (bounded); a final failure is logged at error level and reported, never swallowed.
+ * running (or on its way to running). 404 means already gone. What Daytona answers during a state change
+ * (409) is waited out; passing failures are retried (bounded); a final failure is logged at error level and
+ * reported, never swallowed.
  *
  * @since 0.1.0
  */
 export const closeSandbox = (ctx: Ctx, sandboxId: string, policy: OnClose): Effect.Effect<CloseOutcome> => {
-  const { client } = ctx
   const gone = (error: DaytonaApiError) =>
     error.reason === "NotFound" ? Effect.succeed<CloseOutcome>({ action: "already-gone" }) : Effect.fail(error)
   const work: Effect.Effect<CloseOutcome, DaytonaApiError> =
     policy === "keep"
       ? Effect.succeed({ action: "kept" })
       : policy === "delete"
-        ? client.delete(sandboxId).pipe(Effect.retry(Retry.cleanup), Effect.as<CloseOutcome>({ action: "deleted" }))
-        : // Stop directly: the runtime last saw the sandbox started. Daytona refuses (400) to stop one that is
-          // not started; only then is the state read, to tell "already stopped" from a real failure.
-          client.stop(sandboxId).pipe(
-            Effect.as<CloseOutcome>({ action: "stopped" }),
-            Effect.catchIf(isApiError("Invalid", "SandboxFailed"), (error) =>
-              Effect.flatMap(client.get(sandboxId), (sandbox) =>
-                notRunning.includes(sandbox.state)
-                  ? Effect.succeed<CloseOutcome>({ action: "already-stopped" })
-                  : Effect.fail(error)
-              )
-            ),
-            Effect.retry(Retry.cleanup)
-          )
+        ? deleteSandbox(ctx, sandboxId)
+        : stopSandbox(ctx, sandboxId)
   return Effect.gen(function* () {
     yield* emit(ctx, (stamp) => RuntimeEvent.Closing({ ...stamp, sandboxId, action: planned(policy) }))
     return yield* work.pipe(
@@ -643,16 +727,7 @@ export const closeSandbox = (ctx: Ctx, sandboxId: string, policy: OnClose): Effe
 }
 
 /** States in which the `stop` policy has nothing to do. */
-const notRunning: ReadonlyArray<string> = [
-  "stopped",
-  "stopping",
-  "archived",
-  "archiving",
-  "destroyed",
-  "destroying",
-  "error",
-  "build_failed"
-]
+const notRunning: ReadonlyArray<string> = ["stopped", "archived", "archiving"]
 
 const planned = (policy: OnClose): CloseAction =>
   policy === "keep" ? "kept" : policy === "delete" ? "deleted" : "stopped"

@@ -35,18 +35,35 @@ export class HttpStatusError extends Data.TaggedError("HttpStatusError")<{
   readonly detail?: string | undefined
 }> {
   override get message(): string {
-    const hint =
-      this.status === 401
-        ? " — the preview token was refused (a private sandbox needs a fresh token after a restart)"
-        : this.status === 403
-          ? " — the session API key was refused"
-          : this.status === 502
-            ? " — nothing answered behind the preview proxy"
-            : ""
+    const hint = isPreviewAuthStatus(this.status)
+      ? " — the preview proxy refused the preview token (Daytona redirects such a request to its login page); " +
+        "a private sandbox gets a new token when it restarts: connect again to read a fresh preview link"
+      : this.status === 403
+        ? " — the session API key was refused"
+        : this.status === 502
+          ? " — nothing answered behind the preview proxy"
+          : ""
     const detail = this.detail === undefined || this.detail === "" ? "" : `: ${this.detail}`
     return `${this.url} answered HTTP ${this.status}${detail}${hint}`
   }
 }
+
+/**
+ * Whether a status from the preview proxy means "the preview token was refused": Daytona's proxy answers **307**,
+ * a redirect to its login page, when no credential works (a client that follows it ends on an HTML page); a 401 is
+ * what a proxy that does not redirect would say.
+ *
+ * @since 0.2.0
+ */
+export const isPreviewAuthStatus = (status: number): boolean => status === 307 || status === 401
+
+/**
+ * Whether the error is the preview proxy refusing the preview token ({@link isPreviewAuthStatus}).
+ *
+ * @since 0.2.0
+ */
+export const isPreviewTokenRefused = (error: ActionServerError): boolean =>
+  error._tag === "HttpStatusError" && isPreviewAuthStatus(error.status)
 
 /**
  * The request did not complete within its timeout.

@@ -47,6 +47,12 @@ export interface Sandbox {
   readonly id: string
   readonly name: string
   readonly state: SandboxState
+  /**
+   * The state Daytona is driving the sandbox toward (`started`, `stopped`, `archived`, `destroyed`, …), when the API
+   * said. It differs from `state` while a change is under way: a sandbox just asked to stop or to be deleted may still
+   * read `started`, with `desiredState` `stopped` or `destroyed`.
+   */
+  readonly desiredState?: string | undefined
   readonly labels: Readonly<Record<string, string>>
   /**
    * The sandbox's environment variables, every value `Redacted` (they hold secrets such as the

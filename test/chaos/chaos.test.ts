@@ -19,7 +19,7 @@ describe("chaos", () => {
     assert.notDeepEqual(other, plans)
     // Every fault kind shows up in a few hundred trials.
     const kinds = new Set(Array.from({ length: 300 }, (_, i) => planTrial("s", i).faults.map((f) => f.kind)).flat())
-    assert.strictEqual(kinds.size, 10)
+    assert.strictEqual(kinds.size, 11)
   })
 
   it.live(

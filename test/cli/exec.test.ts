@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll } from "vitest"
-import { cleanEnv, runCli, startEmulator, type StandaloneEmulator } from "./support.js"
+import { cleanEnv, runCli, spawnCli, startEmulator, type StandaloneEmulator } from "./support.js"
 
 let emulator: StandaloneEmulator
 
@@ -49,6 +49,18 @@ describe("exec", () => {
     for (const secret of [emulator.apiKey, sessionKey!, previewToken!]) {
       assert.notInclude(result.stdout + result.stderr, secret)
     }
+  })
+
+  it("--emulator: the process ends as soon as the sandbox is closed (nothing of the SDK holds it open)", async () => {
+    const spawned = spawnCli(["exec", "--emulator", "--", "echo", "hi"], cleanEnv())
+    const killer = setTimeout(() => spawned.child.kill("SIGKILL"), 45_000)
+    await spawned.waitFor("stderr", /closed sandbox \S+: stopped/, 45_000)
+    const closedAt = Date.now()
+    const { code } = await spawned.exited
+    clearTimeout(killer)
+    assert.strictEqual(code, 0, spawned.stderr)
+    assert.strictEqual(spawned.stdout, "hi\n")
+    assert.isBelow(Date.now() - closedAt, 1_500, "exit right after the close")
   })
 
   it("exits with the command's own exit code", async () => {

@@ -47,7 +47,8 @@ describe("README examples", () => {
       runFixture("emulator.ts", emulator.env({ DAYTONA_API_URL: undefined, DAYTONA_API_KEY: undefined }))
     ])
     assert.strictEqual(live.code, 0, live.stderr)
-    assert.match(live.stdout, /^sandbox \S+ ready at http:\/\/127\.0\.0\.1:\d+\/\S+$/m)
+    // A preview URL is the root of its own origin, as Daytona's `{port}-{sandboxId}.{proxyDomain}` is.
+    assert.match(live.stdout, /^sandbox \S+ ready at http:\/\/127\.0\.0\.1:\d+$/m)
     assert.match(live.stdout, /^exit code 0: hello from the sandbox$/m)
     assert.match(live.stdout, /^workspace: notes\.txt$/m)
     const mine = (await emulator.sandboxes()).filter((sandbox) => sandbox.labels.OpenHands_SID === "readme-example")

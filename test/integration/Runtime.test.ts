@@ -83,34 +83,37 @@ describe("the runtime against the emulator", () => {
     }).pipe(Effect.provide(stack({})))
   )
 
-  it.live("the action server refuses a request without the session key (403) or the preview token (401)", () =>
-    Effect.gen(function* () {
-      const statuses = yield* Effect.scoped(
-        Effect.gen(function* () {
-          const runtime = yield* DaytonaRuntime.acquire({ sid: "auth" })
-          const control = yield* Emulator.EmulatorControl
-          const [sandbox] = yield* control.sandboxes
-          assert.strictEqual(sandbox!.public, false)
-          // The preview token alone (no session key) → 403 from the server; nothing → 401 from the proxy.
-          // (As in OpenHands, /alive itself needs no session key.)
-          const guarded = `${runtime.actionServerUrl}/vscode/connection_token`
-          const token = yield* Effect.promise(() =>
-            fetch(`${control.apiUrl}/sandbox/${sandbox!.id}/ports/4444/preview-url`, {
-              headers: { authorization: `Bearer ${Redacted.value(control.apiKey)}` }
-            }).then((r) => r.json() as Promise<{ token: string }>)
-          )
-          return {
-            noSessionKey: yield* statusOf(guarded, { "x-daytona-preview-token": token.token }),
-            noPreviewToken: yield* statusOf(`${runtime.actionServerUrl}/alive`, {}),
-            wrongSessionKey: yield* statusOf(guarded, {
-              "x-daytona-preview-token": token.token,
-              "x-session-api-key": "wrong"
-            })
-          }
-        })
-      )
-      assert.deepStrictEqual(statuses, { noSessionKey: 403, noPreviewToken: 401, wrongSessionKey: 403 })
-    }).pipe(Effect.provide(stack({ previewMode: "proxy" })))
+  it.live(
+    "the action server refuses a request without the session key (403); the proxy one without the preview token (307)",
+    () =>
+      Effect.gen(function* () {
+        const statuses = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const runtime = yield* DaytonaRuntime.acquire({ sid: "auth" })
+            const control = yield* Emulator.EmulatorControl
+            const [sandbox] = yield* control.sandboxes
+            assert.strictEqual(sandbox!.public, false)
+            // The preview token alone (no session key) → 403 from the server; nothing → 307 from the proxy, to
+            // Daytona's login page.
+            // (As in OpenHands, /alive itself needs no session key.)
+            const guarded = `${runtime.actionServerUrl}/vscode/connection_token`
+            const token = yield* Effect.promise(() =>
+              fetch(`${control.apiUrl}/sandbox/${sandbox!.id}/ports/4444/preview-url`, {
+                headers: { authorization: `Bearer ${Redacted.value(control.apiKey)}` }
+              }).then((r) => r.json() as Promise<{ token: string }>)
+            )
+            return {
+              noSessionKey: yield* statusOf(guarded, { "x-daytona-preview-token": token.token }),
+              noPreviewToken: yield* statusOf(`${runtime.actionServerUrl}/alive`, {}),
+              wrongSessionKey: yield* statusOf(guarded, {
+                "x-daytona-preview-token": token.token,
+                "x-session-api-key": "wrong"
+              })
+            }
+          })
+        )
+        assert.deepStrictEqual(statuses, { noSessionKey: 403, noPreviewToken: 307, wrongSessionKey: 403 })
+      }).pipe(Effect.provide(stack({ previewMode: "proxy" })))
   )
 
   it.live("two concurrent acquires of one SID create one sandbox", () =>

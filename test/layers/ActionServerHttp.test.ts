@@ -6,6 +6,8 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Layer, Option, Redacted, Ref } from "effect"
 import * as fs from "node:fs"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import { ActionServerFault } from "../../src/emulator/ActionServerApp.js"
 import * as ActionServerHttp from "../../src/layers/ActionServerHttp.js"
@@ -21,6 +23,16 @@ const endpointOf = (url: string, previewToken?: string): Endpoint => ({
 })
 
 const keyed = { sessionApiKey: Option.some("session-key") }
+
+/** A plain HTTP server on 127.0.0.1 for the scope; its origin. */
+const listen = (handler: Http.RequestListener) =>
+  Effect.acquireRelease(
+    Effect.async<Http.Server>((resume) => {
+      const server = Http.createServer(handler)
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+    }),
+    (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+  ).pipe(Effect.map((server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`))
 
 describe("ActionServerHttp", () => {
   it.scopedLive("alive, run, write, read, listFiles, vscodeToken and upload", () =>
@@ -106,6 +118,35 @@ describe("ActionServerHttp", () => {
       const after = yield* Effect.either(api.alive(endpoint))
       assert.isTrue(Either.isLeft(after) && after.left._tag === "ConnectionRefused")
     }).pipe(Effect.provide(client))
+  )
+
+  it.scopedLive(
+    "a 307 to a login page (Daytona's preview proxy) is not followed: HttpStatusError 307 with its hint",
+    () =>
+      Effect.gen(function* () {
+        const api = yield* ActionServer
+        let loginRequests = 0
+        const login = yield* listen((_, response) => {
+          loginRequests++
+          response.writeHead(400, { "content-type": "text/html" }).end("<html>login</html>")
+        })
+        const proxy = yield* listen((request, response) => {
+          const location = `${login}/oauth/authorize?client_id=daytona-proxy&state=c3RhdGU&redirect_uri=x`
+          response
+            .writeHead(307, { location, "content-type": "text/html; charset=utf-8" })
+            .end(`<a href="${location}">Temporary Redirect</a>.\n\n`)
+          request.resume()
+        })
+        const result = yield* Effect.either(api.listFiles(endpointOf(proxy, "old-token")))
+        assert.isTrue(Either.isLeft(result) && result.left._tag === "HttpStatusError", String(result))
+        if (Either.isLeft(result) && result.left._tag === "HttpStatusError") {
+          assert.strictEqual(result.left.status, 307)
+          assert.strictEqual(result.left.detail, `redirected to ${login}/oauth/authorize`)
+          assert.notInclude(result.left.message, "state=")
+          assert.include(result.left.message, "the preview proxy refused the preview token")
+        }
+        assert.strictEqual(loginRequests, 0, "the redirect was not followed")
+      }).pipe(Effect.provide(client))
   )
 
   it.scopedLive(

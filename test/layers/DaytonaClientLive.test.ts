@@ -20,11 +20,13 @@ interface Scripted {
 }
 
 interface Fake {
-  readonly apiUrl: string
+  apiUrl: string
   readonly requests: Array<{ readonly line: string; readonly at: number; readonly auth: string | undefined }>
   readonly bodies: Array<unknown>
   /** The next request whose "METHOD /path" starts with `match` gets this answer. */
   readonly script: Array<Scripted>
+  /** How often the SDK tried to open its event socket. */
+  socketAttempts: number
 }
 
 const dto = (id: string, state: string, labels: Record<string, string>, base: string) => ({
@@ -49,12 +51,18 @@ const dto = (id: string, state: string, labels: Record<string, string>, base: st
 const fakeServer = Effect.acquireRelease(
   Effect.async<{ server: Http.Server; fake: Fake }>((resume) => {
     const sandboxes = new Map<string, { state: string; labels: Record<string, string> }>()
-    const fake: Fake = { apiUrl: "", requests: [], bodies: [], script: [] }
+    const fake: Fake = { apiUrl: "", requests: [], bodies: [], script: [], socketAttempts: 0 }
     const server = Http.createServer((req, res) => {
       const chunks: Array<Buffer> = []
       req.on("data", (c: Buffer) => chunks.push(c))
       req.on("end", () => {
         const url = new URL(req.url ?? "/", "http://127.0.0.1")
+        // The SDK's event socket (default mode) asks for a WebSocket upgrade; this API has no gateway.
+        if (url.pathname.startsWith("/api/socket.io/")) {
+          fake.socketAttempts++
+          res.writeHead(404, { "content-type": "application/json" })
+          return void res.end(JSON.stringify({ statusCode: 404, message: "Cannot GET /api/socket.io/" }))
+        }
         const line = `${req.method} ${url.pathname}${url.search}`
         fake.requests.push({ line, at: Date.now(), auth: req.headers.authorization })
         const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -66,7 +74,7 @@ const fakeServer = Effect.acquireRelease(
           const [s] = fake.script.splice(scripted, 1)
           return send(s!.status, s!.body, s!.headers)
         }
-        const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+        const base = fake.apiUrl.replace(/\/api$/, "")
         const parts = url.pathname
           .replace(/^\/api\/sandbox\/?/, "")
           .split("/")
@@ -119,7 +127,8 @@ const fakeServer = Effect.acquireRelease(
     })
     server.listen(0, "127.0.0.1", () => {
       const port = (server.address() as AddressInfo).port
-      resume(Effect.succeed({ server, fake: { ...fake, apiUrl: `http://127.0.0.1:${port}/api` } }))
+      fake.apiUrl = `http://127.0.0.1:${port}/api`
+      resume(Effect.succeed({ server, fake }))
     })
   }),
   ({ server }) =>
@@ -181,6 +190,7 @@ describe("DaytonaClientLive", () => {
       assert.include(lines, "POST /api/sandbox/sbx-1/start")
       assert.strictEqual(lines.at(-1), "DELETE /api/sandbox/sbx-1")
       assert.isTrue(fake.requests.every((r) => r.auth === `Bearer ${KEY}`))
+      assert.isAbove(fake.socketAttempts, 0, "the SDK's default mode: it opens its event socket")
       const missing = failureOf(yield* Effect.exit(client.get(created.id)))
       assert.strictEqual(missing.reason, "NotFound")
       assert.strictEqual(missing.status, 404)

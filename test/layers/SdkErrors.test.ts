@@ -57,6 +57,9 @@ describe("SdkErrors", () => {
   it("'State change in progress' on 400 or 409 is StateChangeInProgress", () => {
     assert.strictEqual(reasonOf(new DaytonaConflictError("State change in progress", 409)), "StateChangeInProgress")
     assert.strictEqual(reasonOf(new DaytonaValidationError("State change in progress.", 400)), "StateChangeInProgress")
+    // Daytona's SandboxError for a stop (start, archive) of an errored sandbox; any other 400 stays Invalid.
+    assert.strictEqual(reasonOf(new DaytonaValidationError("Sandbox is in an errored state", 400)), "SandboxFailed")
+    assert.strictEqual(reasonOf(new DaytonaValidationError("Sandbox is not in a stoppable state", 400)), "Invalid")
   })
 
   it("transport failures and timeouts: Transient and Timeout", () => {

@@ -596,6 +596,8 @@ describe.concurrent("malformed responses", () => {
         assert.strictEqual(reported.length, 2, run.stderr)
         assert.match(run.stderr, /closed sandbox \S+: stopped/)
         assert.deepStrictEqual(await sidStates(emulator, "cli-garbage"), ["stopped"])
+        // The API and the sandbox's preview origin, both behind the proxy (the broken answer came through it).
+        assert.isAtLeast(proxy.origins().length, 2, JSON.stringify(proxy.origins()))
       } finally {
         await proxy.close()
       }

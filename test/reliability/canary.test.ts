@@ -228,6 +228,7 @@ describe("the CLI, every debug switch on", () => {
         record(label, more[i]!)
       })
       assert.match(more[5]!.stderr, /^cause: /m, "--verbose printed the cause")
+      assert.match(more[5]!.stderr, /the body is not JSON/, "the broken answer came through the proxy's preview origin")
       assert.match(more[4]!.stdout, /"ok":false/, "a JSON error document")
     } finally {
       await proxy.close()

@@ -316,20 +316,48 @@ describe("fault matrix: the action execution server", () => {
     20_000
   )
 
-  it.live("the preview token expiring while held: the next action gets HttpStatusError 401", () =>
+  it.live("the preview token renewed while held: the refused request (307) is sent again with the new token", () =>
     Effect.gen(function* () {
       const control = yield* Emulator.EmulatorControl
-      // A restart (or Daytona rotating the token) invalidates the handle's preview token. The handle does
-      // not refetch it: close the runtime and acquire it again (attachToExisting keeps the sandbox), which
-      // fetches a fresh preview link and token.
-      const error = typedFailure(
+      const recorded = yield* record
+      // A restart (or Daytona renewing the token) invalidates the handle's preview token: the proxy answers 307 to
+      // its login page. The handle reads the preview link again, once, and sends the request with the new token.
+      const files = success(
         yield* session({ sid: "f-token" }, (runtime) =>
           Effect.zipRight(Effect.orDie(control.resetPreviewTokens(runtime.sandboxId)), runtime.listFiles())
         )
       )
-      assert.strictEqual(error._tag, "HttpStatusError")
-      if (error._tag === "HttpStatusError") assert.strictEqual(error.status, 401)
+      assert.isArray(files)
+      const links = (yield* control.requests).filter((r) => r.route === "sandbox.previewUrl")
+      assert.isAtLeast(links.length, 2, "the preview link was read again after the refusal")
+      assert.isTrue(
+        recorded.logs.some((line) => /preview token was refused; sending the request again/.test(line.message))
+      )
       yield* assertNothingLeaked("f-token", ["stopped"])
+    }).pipe(Effect.scoped, Effect.provide(stack({ previewMode: "proxy" })))
+  )
+
+  it.live("the preview token refused and no new one to be had: HttpStatusError 307 that says what to do", () =>
+    Effect.gen(function* () {
+      const control = yield* Emulator.EmulatorControl
+      const error = typedFailure(
+        yield* session({ sid: "f-token-gone" }, (runtime) =>
+          Effect.gen(function* () {
+            yield* Effect.orDie(control.resetPreviewTokens(runtime.sandboxId))
+            // The preview link cannot be read again.
+            yield* control.inject("sandbox.previewUrl", Fault.Status({ status: 503 }))
+            return yield* runtime.listFiles()
+          })
+        )
+      )
+      assert.strictEqual(error._tag, "HttpStatusError")
+      if (error._tag === "HttpStatusError") {
+        assert.strictEqual(error.status, 307)
+        assert.match(error.detail ?? "", /^redirected to http:\/\/127\.0\.0\.1:\d+\/oauth\/authorize$/)
+        assert.include(error.message, "refused the preview token")
+        assert.include(error.message, "connect again to read a fresh preview link")
+      }
+      yield* assertNothingLeaked("f-token-gone", ["stopped"])
     }).pipe(Effect.provide(stack({ previewMode: "proxy" })))
   )
 })

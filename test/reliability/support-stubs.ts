@@ -5,6 +5,7 @@
  * emulator and spoils chosen answers (so the built CLI meets a broken action server).
  */
 import * as Http from "node:http"
+import * as Net from "node:net"
 import type { AddressInfo } from "node:net"
 
 /** What the stub answers to one request. */
@@ -146,18 +147,52 @@ export const daytonaApi =
 export interface Proxy {
   /** `http://127.0.0.1:PORT`: use `${origin}/api` as the API URL. */
   readonly origin: string
+  /** The upstream origins it stands in front of (the API's first), each with the proxy's origin for it. */
+  readonly origins: () => ReadonlyArray<readonly [upstream: string, proxy: string]>
   readonly close: () => Promise<void>
 }
 
+const LOOPBACK_ORIGIN = /http:\/\/127\.0\.0\.1:\d+/g
+
 /**
- * A proxy in front of `target` (an origin such as `http://127.0.0.1:1234`): it forwards every request, writes its
- * own origin in place of the target's in JSON answers (so preview links lead back through it), and answers the
- * requests `spoil` picks itself.
+ * A proxy in front of `target` (an origin such as `http://127.0.0.1:1234`) and of every origin its answers lead to:
+ * Daytona gives each preview (sandbox, port) an origin of its own, so each loopback origin named in a JSON answer or a
+ * `Location` header gets a listener of the proxy, and is rewritten to it (preview links, the toolbox URL and
+ * redirects lead back through the proxy). Every listener forwards requests and WebSocket upgrades (the SDK's event
+ * socket, the toolbox's log stream) to its origin, and answers the requests `spoil` picks itself.
  */
 export const startRewritingProxy = async (target: string, spoil: StubHandler): Promise<Proxy> => {
-  let origin = ""
-  const targetHost = new URL(target).host
-  const server = Http.createServer((request, response) => {
+  const listeners = new Map<string, { readonly origin: Promise<string>; readonly server: Http.Server }>()
+  const resolved = new Map<string, string>()
+  const sockets = new Set<Net.Socket>()
+
+  /** The proxy's origin for `upstream`, opening its listener on first use. */
+  const proxyFor = (upstream: string): Promise<string> => {
+    const known = listeners.get(upstream)
+    if (known !== undefined) return known.origin
+    const server = Http.createServer((request, response) => forward(upstream, request, response))
+    server.on("upgrade", (request: Http.IncomingMessage, socket: Net.Socket, head: Buffer) =>
+      tunnel(upstream, request, socket, head)
+    )
+    const origin = listen(server).then((opened) => {
+      resolved.set(upstream, opened)
+      return opened
+    })
+    listeners.set(upstream, { origin, server })
+    return origin
+  }
+
+  /** `text` with every loopback origin replaced by the proxy's origin for it. */
+  const rewrite = async (text: string): Promise<string> => {
+    const found = [...new Set(text.match(LOOPBACK_ORIGIN) ?? [])]
+    const ours = new Set(await Promise.all([...listeners.values()].map((listener) => listener.origin)))
+    const mapping = await Promise.all(
+      found.filter((origin) => !ours.has(origin)).map(async (origin) => [origin, await proxyFor(origin)] as const)
+    )
+    return mapping.reduce((acc, [from, to]) => acc.split(from).join(to), text)
+  }
+
+  const forward = (upstream: string, request: Http.IncomingMessage, response: Http.ServerResponse) => {
     const url = new URL(request.url ?? "/", "http://proxy")
     const spoiled = spoil({ method: request.method ?? "GET", path: url.pathname, query: url.searchParams })
     if (spoiled !== undefined) {
@@ -165,25 +200,58 @@ export const startRewritingProxy = async (target: string, spoil: StubHandler): P
       request.on("end", () => send(response, spoiled))
       return
     }
-    const headers = { ...request.headers, host: targetHost }
-    const upstream = Http.request(`${target}${request.url ?? "/"}`, { method: request.method, headers }, (answer) => {
+    const headers = { ...request.headers, host: new URL(upstream).host }
+    const outgoing = Http.request(`${upstream}${request.url ?? "/"}`, { method: request.method, headers }, (answer) => {
       const chunks: Array<Buffer> = []
       answer.on("data", (chunk: Buffer) => chunks.push(chunk))
       answer.on("end", () => {
-        let body = Buffer.concat(chunks)
-        if ((answer.headers["content-type"] ?? "").includes("json")) {
-          body = Buffer.from(body.toString("utf8").split(target).join(origin))
-        }
-        const out: Http.OutgoingHttpHeaders = { ...answer.headers, "content-length": String(body.length) }
-        delete out["transfer-encoding"]
-        delete out["connection"]
-        response.writeHead(answer.statusCode ?? 502, out)
-        response.end(body)
+        void (async () => {
+          let body = Buffer.concat(chunks)
+          if ((answer.headers["content-type"] ?? "").includes("json")) {
+            body = Buffer.from(await rewrite(body.toString("utf8")))
+          }
+          const out: Http.OutgoingHttpHeaders = { ...answer.headers, "content-length": String(body.length) }
+          if (typeof answer.headers.location === "string") out.location = await rewrite(answer.headers.location)
+          delete out["transfer-encoding"]
+          delete out["connection"]
+          response.writeHead(answer.statusCode ?? 502, out)
+          response.end(body)
+        })()
       })
     })
-    upstream.on("error", () => send(response, htmlPage(502, "Bad Gateway")))
-    request.pipe(upstream)
-  })
-  origin = await listen(server)
-  return { origin, close: () => closeServer(server) }
+    outgoing.on("error", () => send(response, htmlPage(502, "Bad Gateway")))
+    request.pipe(outgoing)
+  }
+
+  /** A WebSocket upgrade: the request as it came (its host set to the upstream's), then bytes both ways. */
+  const tunnel = (upstream: string, request: Http.IncomingMessage, socket: Net.Socket, head: Buffer) => {
+    const { hostname, host, port } = new URL(upstream)
+    const outgoing = Net.connect(Number(port), hostname, () => {
+      const lines = [`${request.method} ${request.url} HTTP/1.1`]
+      for (let i = 0; i < request.rawHeaders.length; i += 2) {
+        const name = request.rawHeaders[i]!
+        lines.push(`${name}: ${name.toLowerCase() === "host" ? host : request.rawHeaders[i + 1]}`)
+      }
+      outgoing.write(`${lines.join("\r\n")}\r\n\r\n`)
+      if (head.length > 0) outgoing.write(head)
+      outgoing.pipe(socket)
+      socket.pipe(outgoing)
+    })
+    for (const end of [outgoing, socket]) {
+      sockets.add(end)
+      end.on("close", () => sockets.delete(end))
+    }
+    outgoing.on("error", () => socket.destroy())
+    socket.on("error", () => outgoing.destroy())
+  }
+
+  const origin = await proxyFor(target)
+  return {
+    origin,
+    origins: () => [...resolved.entries()],
+    close: async () => {
+      for (const socket of sockets) socket.destroy()
+      await Promise.all([...listeners.values()].map((listener) => closeServer(listener.server)))
+    }
+  }
 }

@@ -50,13 +50,17 @@ export interface HarnessOptions {
   readonly config?: Partial<DaytonaSettingsInput>
   readonly memory?: DaytonaClientMemory.MemoryOptions
   readonly delays?: Partial<Record<keyof DaytonaClientService, Duration.DurationInput>>
+  /** Changes the client the runtime sees (e.g. answers the in-memory client does not give). */
+  readonly wrap?: (client: DaytonaClientService) => DaytonaClientService
 }
 
 /** Everything `DaytonaRuntime.acquire` needs, in memory, plus the controls. */
 export const harness = (options: HarnessOptions = {}) =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
-      const { client, control } = yield* DaytonaClientMemory.make(options.memory)
+      const made = yield* DaytonaClientMemory.make(options.memory)
+      const { control } = made
+      const client = options.wrap === undefined ? made.client : options.wrap(made.client)
       const config = DaytonaConfig.layerFrom({ apiKey: API_KEY, ...options.config })
       return Layer.mergeAll(
         Layer.succeed(DaytonaClient, options.delays === undefined ? client : delayed(client, options.delays)),
