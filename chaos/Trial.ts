@@ -178,7 +178,12 @@ const program = (plan: TrialPlan, control: EmulatorControlService, defects: Arra
           const content = `trial ${plan.index} step ${i}`
           yield* runtime.execute(Action.Write({ path: `notes-${i}.txt`, content }))
           const read = yield* runtime.execute(Action.Read({ path: `notes-${i}.txt` }))
-          check(read._tag === "Read" && read.content === content, `read returned ${JSON.stringify(read)}`, defects)
+          // OpenHands' server writes the content as lines, each ending with a newline.
+          check(
+            read._tag === "Read" && read.content === `${content}\n`,
+            `read returned ${JSON.stringify(read)}`,
+            defects
+          )
         } else {
           const files = yield* runtime.listFiles()
           check(Array.isArray(files), `listFiles returned ${JSON.stringify(files)}`, defects)

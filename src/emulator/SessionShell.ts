@@ -60,8 +60,15 @@ export const commandBlock = (files: CommandFiles): string => {
     "__dtn_e=$!",
     holder,
     "__dtn_i=$!",
+    // A command that ends the shell (`exit`) must not take its output with it: the labellers run in the shell's
+    // pid namespace, which ends with the shell. On the way out the shell closes its ends of the pipes and waits
+    // (at most 2 s) for the labellers to write the log.
+    `__dtn_exit() { exec >&- 2>&- <&-; kill "$__dtn_i" 2>/dev/null; ( sleep 2; kill "$__dtn_o" "$__dtn_e" ) ` +
+      `>/dev/null 2>&1 & wait "$__dtn_o" "$__dtn_e" 2>/dev/null; }`,
+    "trap __dtn_exit EXIT",
     `{ . "$__dtn_d/cmd.sh"; } < "$__dtn_d/input.pipe" > "$__dtn_d/stdout.pipe" 2> "$__dtn_d/stderr.pipe"`,
     "__dtn_c=$?",
+    "trap - EXIT",
     `kill "$__dtn_i" 2>/dev/null; wait "$__dtn_i" 2>/dev/null`,
     `wait "$__dtn_o" "$__dtn_e"`,
     `echo "$__dtn_c" >> "$__dtn_d/exit_code"`,

@@ -38,6 +38,31 @@ describe("Emulator toolbox sessions (real SDK)", () => {
     })
   )
 
+  it.scopedLive("a command that ends the session's shell keeps the output it printed first", () =>
+    Effect.gen(function* () {
+      const control = yield* Emulator.make()
+      const daytona = yield* sdk(control)
+      const sandbox = yield* call(() => daytona.create())
+      // The shell's end used to race its output labelling: repeat, each in a new session.
+      for (let i = 0; i < 10; i++) {
+        yield* call(() => sandbox.process.createSession(`s${i}`))
+        const { cmdId } = yield* call(() =>
+          sandbox.process.executeSessionCommand(`s${i}`, {
+            command: `echo out-${i}; echo err-${i} >&2; exit 3`,
+            runAsync: true
+          })
+        )
+        const logs = yield* waitUntil(
+          call(() => sandbox.process.getSessionCommandLogs(`s${i}`, cmdId!)),
+          (l) => (l.stdout ?? "").includes(`out-${i}`) && (l.stderr ?? "").includes(`err-${i}`),
+          "10 seconds"
+        )
+        assert.strictEqual(logs.stdout, `out-${i}\n`)
+        assert.strictEqual(logs.stderr, `err-${i}\n`)
+      }
+    })
+  )
+
   it.scopedLive("input reaches a running command (echoed to its log unless suppressed); 410 once it has ended", () =>
     Effect.gen(function* () {
       const control = yield* Emulator.make()

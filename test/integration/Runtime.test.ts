@@ -34,7 +34,11 @@ describe("the runtime against the emulator", () => {
           const control = yield* Emulator.EmulatorControl
           const result = yield* Effect.scoped(
             Effect.gen(function* () {
-              const runtime = yield* DaytonaRuntime.acquire({ sid: `it-${previewMode}-${isPublic}` })
+              // The vscode plugin, as OpenHands' runtime asks for it when not headless: without it there is no token.
+              const runtime = yield* DaytonaRuntime.acquire({
+                sid: `it-${previewMode}-${isPublic}`,
+                plugins: ["vscode"]
+              })
               assert.strictEqual(yield* runtime.status, "READY")
               const hi = yield* runtime.run("echo hi")
               const exit7 = yield* runtime.run("sh -c 'exit 7'")
@@ -180,7 +184,7 @@ describe("secrets never reach a log line (integration)", () => {
       )
       const secrets = yield* Effect.scoped(
         Effect.gen(function* () {
-          const runtime = yield* DaytonaRuntime.acquire({ sid: "canary" })
+          const runtime = yield* DaytonaRuntime.acquire({ sid: "canary", plugins: ["vscode"] })
           const url = yield* runtime.vscodeUrl
           yield* Effect.log("url", url, runtime)
           yield* runtime.run("echo hi")

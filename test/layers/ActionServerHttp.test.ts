@@ -37,7 +37,8 @@ const listen = (handler: Http.RequestListener) =>
 describe("ActionServerHttp", () => {
   it.scopedLive("alive, run, write, read, listFiles, vscodeToken and upload", () =>
     Effect.gen(function* () {
-      const server = yield* start(keyed)
+      // With the vscode plugin and VSCODE_PORT, as OpenHands' server needs them for a VSCode token.
+      const server = yield* start({ ...keyed, plugins: ["vscode"], env: { VSCODE_PORT: "4445" } })
       const api = yield* ActionServer
       const endpoint = endpointOf(server.url)
       yield* api.alive(endpoint)
@@ -54,18 +55,20 @@ describe("ActionServerHttp", () => {
       const read = yield* api.execute(endpoint, Action.Read({ path: "dir/a.txt" }))
       assert.strictEqual(read._tag, "Read")
       if (read._tag === "Read") {
-        assert.strictEqual(read.path, path.join(server.workingDir, "dir/a.txt"))
+        // The server names paths as the sandbox sees them.
+        assert.strictEqual(read.path, `${server.workDir}/dir/a.txt`)
         assert.match(read.content, /^A\n?$/)
       }
       const missing = yield* api.execute(endpoint, Action.Read({ path: "nope.txt" }))
       assert.strictEqual(missing._tag, "Error")
-      assert.deepStrictEqual(yield* api.listFiles(endpoint), ["dir/"])
+      // The vscode plugin writes .vscode/settings.json into the working folder, as the real one does.
+      assert.deepStrictEqual(yield* api.listFiles(endpoint), [".vscode/", "dir/"])
       assert.deepStrictEqual(yield* api.listFiles(endpoint, "dir"), ["a.txt"])
       const token = yield* api.vscodeToken(endpoint)
       assert.strictEqual(Option.map(token, Redacted.value).pipe(Option.getOrUndefined), "vscode-token")
-      const destination = path.join(server.workingDir, "up")
+      const destination = `${server.workDir}/up`
       yield* api.uploadFile(endpoint, { destination, name: "b.bin", content: new Uint8Array([1, 2, 3]) })
-      assert.deepStrictEqual([...fs.readFileSync(path.join(destination, "b.bin"))], [1, 2, 3])
+      assert.deepStrictEqual([...fs.readFileSync(path.join(server.hostWorkDir, "up", "b.bin"))], [1, 2, 3])
     }).pipe(Effect.provide(client))
   )
 

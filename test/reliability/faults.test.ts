@@ -422,7 +422,8 @@ describe("fault matrix: recovery", () => {
           })
         )
       )
-      assert.strictEqual(read.observation._tag === "Read" && read.observation.content, "alpha")
+      // OpenHands' server writes the content as lines, each ending with a newline.
+      assert.strictEqual(read.observation._tag === "Read" && read.observation.content, "alpha\n")
       assert.include(read.files, "a.txt")
       yield* assertNothingLeaked("f-recovered", ["stopped"])
     }).pipe(Effect.provide(stack({ actionServer: { badGatewayBurst: 1 } })))

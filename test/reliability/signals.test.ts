@@ -89,7 +89,8 @@ describe.concurrent("a signal in each phase: cleanup done, 130/143, nothing left
       const args =
         command === "connect"
           ? ["connect", "--sid", sid]
-          : ["exec", "--sid", sid, "--", phase === "command" ? `sleep 30; echo ${marker}` : "echo hi"]
+          : // The server types the command into its shell: the marker is the argument of a process of its own.
+            ["exec", "--sid", sid, "--", phase === "command" ? `sh -c 'sleep 30' ${marker}` : "echo hi"]
       const cli = spawnCli(args, emulator.env())
       await reach(phase, cli, marker)
       if (phase === "creating") {
