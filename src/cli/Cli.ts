@@ -61,7 +61,14 @@ const runtimeOptions = {
   attach: Options.boolean("attach").pipe(
     Options.withDescription("Attach to the sandbox of the SID (or create it); close then keeps it")
   ),
-  actionServerCommand
+  actionServerCommand,
+  plugins: Options.text("plugin").pipe(
+    Options.repeated,
+    Options.withDescription(
+      "A plugin of the action execution server (repeat for more, e.g. --plugin agent_skills --plugin jupyter); " +
+        "connect loads vscode unless plugins are given, exec none"
+    )
+  )
 }
 
 const durationText = /^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$/

@@ -22,6 +22,8 @@ import { parseDuration } from "./Reap.js"
 export interface RuntimeFlags extends Env.CommonFlags {
   readonly sid: Option.Option<string>
   readonly attach: boolean
+  /** `--plugin` (repeated): the action execution server's plugins; empty = the command's default. */
+  readonly plugins?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -41,6 +43,7 @@ export const withRuntime = <A, E, R>(
       const progress = yield* Output.showProgress(yield* events.subscribe)
       const runtime = yield* acquire({
         ...options,
+        ...(flags.plugins === undefined || flags.plugins.length === 0 ? {} : { plugins: flags.plugins }),
         sid: Option.getOrUndefined(flags.sid),
         attachToExisting: flags.attach
       })
@@ -57,49 +60,54 @@ const describeRuntime = (runtime: DaytonaRuntimeHandle) =>
   ].join("\n")
 
 /**
- * `connect`: once the runtime is ready, prints its sandbox id, action server URL, VSCode URL (the one
+ * `connect`: starts the action server with the `vscode` plugin (unless `--plugin` names others), as OpenHands'
+ * runtime does when not headless; once the runtime is ready, prints its sandbox id, action server URL, VSCode URL (the one
  * place a URL holding a token is printed, on purpose) and agent instructions; then holds until Ctrl-C
  * (or SIGTERM) and closes the sandbox by the close policy.
  *
  * @since 0.1.0
  */
 export const connect = (flags: RuntimeFlags) =>
-  withRuntime(flags, (runtime) =>
-    Effect.gen(function* () {
-      const vscode = yield* Effect.either(runtime.vscodeUrl)
-      const instructions = yield* Effect.either(runtime.agentInstructions)
-      const vscodeUrl = Either.match(vscode, {
-        onLeft: () => Option.none<string>(),
-        onRight: Option.map(Redacted.value)
-      })
-      const agentInstructions = Either.getRight(instructions)
-      if (flags.json) {
-        yield* Output.printJson({
-          ok: true,
-          status: "ready",
-          sid: runtime.sid,
-          sandboxId: runtime.sandboxId,
-          actionServerUrl: runtime.actionServerUrl,
-          public: runtime.public,
-          vscodeUrl: Option.getOrNull(vscodeUrl),
-          agentInstructions: Option.getOrNull(agentInstructions)
+  withRuntime(
+    flags,
+    (runtime) =>
+      Effect.gen(function* () {
+        const vscode = yield* Effect.either(runtime.vscodeUrl)
+        const instructions = yield* Effect.either(runtime.agentInstructions)
+        const vscodeUrl = Either.match(vscode, {
+          onLeft: () => Option.none<string>(),
+          onRight: Option.map(Redacted.value)
         })
-      } else {
-        const vscodeLine = Either.match(vscode, {
-          onLeft: (error) => `unavailable (${error.message})`,
-          onRight: Option.match({ onNone: () => "none (the server has no VSCode token)", onSome: Redacted.value })
-        })
-        yield* Console.log(
-          [
-            `ready: sandbox ${runtime.sandboxId} (sid ${runtime.sid}) answers at ${runtime.actionServerUrl}`,
-            `  VSCode:             ${vscodeLine}`,
-            `  agent instructions: ${Either.match(instructions, { onLeft: (error) => `unavailable (${error.message})`, onRight: (text) => text })}`
-          ].join("\n")
-        )
-      }
-      yield* Output.note("Holding the sandbox; press Ctrl-C to close it.")
-      return yield* Effect.never
-    })
+        const agentInstructions = Either.getRight(instructions)
+        if (flags.json) {
+          yield* Output.printJson({
+            ok: true,
+            status: "ready",
+            sid: runtime.sid,
+            sandboxId: runtime.sandboxId,
+            actionServerUrl: runtime.actionServerUrl,
+            public: runtime.public,
+            vscodeUrl: Option.getOrNull(vscodeUrl),
+            agentInstructions: Option.getOrNull(agentInstructions)
+          })
+        } else {
+          const vscodeLine = Either.match(vscode, {
+            onLeft: (error) => `unavailable (${error.message})`,
+            onRight: Option.match({ onNone: () => "none (the server has no VSCode token)", onSome: Redacted.value })
+          })
+          yield* Console.log(
+            [
+              `ready: sandbox ${runtime.sandboxId} (sid ${runtime.sid}) answers at ${runtime.actionServerUrl}`,
+              `  VSCode:             ${vscodeLine}`,
+              `  agent instructions: ${Either.match(instructions, { onLeft: (error) => `unavailable (${error.message})`, onRight: (text) => text })}`
+            ].join("\n")
+          )
+        }
+        yield* Output.note("Holding the sandbox; press Ctrl-C to close it.")
+        return yield* Effect.never
+      }),
+    // Not headless: OpenHands' runtime then loads the vscode plugin, which gives the VSCode URL.
+    { plugins: ["vscode"] }
   )
 
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/

@@ -136,7 +136,7 @@ describe.concurrent("malformed responses", () => {
         const control = yield* Emulator.EmulatorControl
         const result = yield* Effect.scoped(
           Effect.gen(function* () {
-            const runtime = yield* DaytonaRuntime.acquire({ sid: "m-signed" })
+            const runtime = yield* DaytonaRuntime.acquire({ sid: "m-signed", plugins: ["vscode"] })
             yield* control.inject("sandbox.signedPreviewUrl", Emulator.Fault.Malformed())
             const vscode = yield* bounded(runtime.vscodeUrl, LIMIT)
             return { vscode, after: yield* runtime.run("echo still-here") }

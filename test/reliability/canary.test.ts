@@ -70,7 +70,7 @@ describe.concurrent("the lifecycle in process, every debug switch on", () => {
             // acquire → run → vscodeUrl → listFiles → a failing action → close
             const signed = yield* Effect.scoped(
               Effect.gen(function* () {
-                const runtime = yield* DaytonaRuntime.acquire({ sid: `canary-${format}` })
+                const runtime = yield* DaytonaRuntime.acquire({ sid: `canary-${format}`, plugins: ["vscode"] })
                 const ran = yield* runtime.run("echo hello")
                 const url = yield* runtime.vscodeUrl
                 const files = yield* runtime.listFiles()
