@@ -30,6 +30,17 @@ export interface OverheadResult {
   readonly platform_p99_us: number
   readonly platform_rps: number
   readonly platform_ratio_p50: number
+  /**
+   * CPU time of this process per request (client and the in-process server together, so the difference between two
+   * clients is the client's own), in µs.
+   */
+  readonly ours_cpu_us?: number
+  readonly raw_cpu_us?: number
+  readonly platform_cpu_us?: number
+  /** What our client adds to raw undici per request, in CPU µs (ours − raw). */
+  readonly added_cpu_us?: number
+  /** What the bare `HttpClient` adds (platform − raw): the part of `added_cpu_us` that is `@effect/platform`'s. */
+  readonly platform_added_cpu_us?: number
 }
 
 const SESSION_KEY = "bench-session-key"
@@ -107,14 +118,18 @@ export const run = async (options: BenchOptions): Promise<OverheadResult> => {
     collectGarbage()
     const samples: Record<Client, Array<number>> = { ours: [], raw: [], platform: [] }
     const spent: Record<Client, number> = { ours: 0, raw: 0, platform: 0 }
+    const cpu: Record<Client, number> = { ours: 0, raw: 0, platform: 0 }
     for (let done = 0, turn = 0; done < requests; turn++) {
       const n = Math.min(block, requests - done)
       // Rotate which goes first, so none always follows another's garbage.
       for (let k = 0; k < clients.length; k++) {
         const client = clients[(turn + k) % clients.length]!
         const start = now()
+        const used = process.cpuUsage()
         await blocks[client](n, samples[client])
+        const after = process.cpuUsage(used)
         spent[client] += now() - start
+        cpu[client] += after.user + after.system
       }
       done += n
     }
@@ -133,12 +148,18 @@ export const run = async (options: BenchOptions): Promise<OverheadResult> => {
       platform_p50_us: round(quantile(platform, 0.5) * 1000, 1),
       platform_p99_us: round(quantile(platform, 0.99) * 1000, 1),
       platform_rps: Math.round(requests / (spent.platform / 1000)),
-      platform_ratio_p50: round(quantile(platform, 0.5) / quantile(raw, 0.5), 3)
+      platform_ratio_p50: round(quantile(platform, 0.5) / quantile(raw, 0.5), 3),
+      ours_cpu_us: round(cpu.ours / requests, 1),
+      raw_cpu_us: round(cpu.raw / requests, 1),
+      platform_cpu_us: round(cpu.platform / requests, 1),
+      added_cpu_us: round((cpu.ours - cpu.raw) / requests, 1),
+      platform_added_cpu_us: round((cpu.platform - cpu.raw) / requests, 1)
     }
     options.log(
       `overhead: ours p50 ${result.ours_p50_us} µs, raw p50 ${result.raw_p50_us} µs (×${result.ratio_p50}); ` +
         `${result.ours_rps} vs ${result.raw_rps} req/s; bare HttpClient p50 ${result.platform_p50_us} µs ` +
-        `(×${result.platform_ratio_p50})`
+        `(×${result.platform_ratio_p50}); CPU per request ${result.ours_cpu_us} vs ${result.raw_cpu_us} µs ` +
+        `(+${result.added_cpu_us} µs; bare HttpClient +${result.platform_added_cpu_us} µs)`
     )
     return result
   } finally {
