@@ -170,10 +170,19 @@ export const runChild = async (): Promise<void> => {
   }
 }
 
+/**
+ * Node's flags for profiling the client processes (`--profile DIR`): a CPU profile and a heap (allocation) profile
+ * of each, written into DIR when it exits.
+ */
+const profileFlags = (dir: string | undefined): ReadonlyArray<string> =>
+  dir === undefined ? [] : [`--cpu-prof`, `--cpu-prof-dir=${dir}`, `--heap-prof`, `--heap-prof-dir=${dir}`]
+
 /** A client process, started; `ready` resolves once it warmed up, `result` once its fleet ended. */
-const startChild = (spec: ChildSpec) => {
+const startChild = (spec: ChildSpec, profileDir: string | undefined) => {
   const entry = fileURLToPath(new URL("./run.js", import.meta.url))
-  const child = spawn(process.execPath, ["--expose-gc", entry, "--paced-child"], { stdio: ["pipe", "pipe", "inherit"] })
+  const child = spawn(process.execPath, ["--expose-gc", ...profileFlags(profileDir), entry, "--paced-child"], {
+    stdio: ["pipe", "pipe", "inherit"]
+  })
   // The spec (with the emulator's API key) goes through stdin, not the command line.
   child.stdin!.write(`${JSON.stringify(spec)}\n`)
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
@@ -197,19 +206,27 @@ const startChild = (spec: ChildSpec) => {
 }
 
 /** N runtimes over `processes` client processes against a fresh emulator enforcing `CREATES_PER_MINUTE`. */
-const runConfiguration = async (client: PacedClient, n: number, processes: number): Promise<PacedRun> => {
+const runConfiguration = async (
+  client: PacedClient,
+  n: number,
+  processes: number,
+  profileDir?: string
+): Promise<PacedRun> => {
   const emulator: ChildEmulator = await spawnEmulator({ previewMode: "direct", createsPerMinute: CREATES_PER_MINUTE })
   try {
     const share = CREATES_PER_MINUTE / processes
     const children = Array.from({ length: processes }, (_, i) =>
-      startChild({
-        apiUrl: emulator.apiUrl,
-        apiKey: emulator.apiKey,
-        client,
-        n: Math.floor(n / processes) + (i < n % processes ? 1 : 0),
-        createsPerMinute: share,
-        prefix: `paced-${client}-${i}`
-      })
+      startChild(
+        {
+          apiUrl: emulator.apiUrl,
+          apiKey: emulator.apiKey,
+          client,
+          n: Math.floor(n / processes) + (i < n % processes ? 1 : 0),
+          createsPerMinute: share,
+          prefix: `paced-${client}-${i}`
+        },
+        profileDir
+      )
     )
     await Promise.all(children.map((child) => child.ready))
     await emulator.ask("reset")
@@ -255,17 +272,21 @@ const describeRun = (run: PacedRun): string =>
   `${run.emulator_cpu_per_runtime_ms}); peak RSS ${run.peak_rss_mb} MB; failed ${run.failed}; leaked ${run.leaked}; ` +
   `429s ${run.throttled}${run.errors.length > 0 ? `; ${run.errors.join(" | ")}` : ""}`
 
-/** The paced fleets: 1000 runtimes (quick: 100) by ours and by the raw SDK from one process, then ours over 4. */
+/**
+ * The paced fleets: 1000 runtimes (quick: 100) by ours and by the raw SDK from one process, then ours over 4. With
+ * `profileDir`, every client process writes its CPU and heap profiles there (the figures then include the profiler's
+ * cost: use them to see where the time goes, not as results).
+ */
 export const run = async (
-  options: BenchOptions & { readonly n?: number | undefined }
+  options: BenchOptions & { readonly n?: number | undefined; readonly profileDir?: string | undefined }
 ): Promise<{ readonly fleet_1000: Fleet1000; readonly fleet_split: FleetSplit }> => {
   const n = options.n ?? (options.quick ? 100 : 1000)
   const processes = 4
-  const ours = await runConfiguration("ours", n, 1)
+  const ours = await runConfiguration("ours", n, 1, options.profileDir)
   options.log(`paced fleet: ${describeRun(ours)}`)
-  const raw = await runConfiguration("raw-sdk", n, 1)
+  const raw = await runConfiguration("raw-sdk", n, 1, options.profileDir)
   options.log(`paced fleet: ${describeRun(raw)}`)
-  const split = await runConfiguration("ours", n, processes)
+  const split = await runConfiguration("ours", n, processes, options.profileDir)
   options.log(`paced fleet: ${describeRun(split)}`)
   return {
     fleet_1000: {

@@ -10,7 +10,7 @@
  *
  * `--fleet-child N` is the entry of one fleet size in its own process (see `fleet.ts`), `--paced-child` that of one
  * client process of a paced fleet (see `paced.ts`); `--paced-n N` sets the paced fleets' size (default 1000, quick
- * 100).
+ * 100), and `--profile DIR` writes a CPU and a heap profile of each paced client process into DIR.
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import * as Os from "node:os"
@@ -81,7 +81,9 @@ const main = async (): Promise<void> => {
   const lifecycle = selected("lifecycle") ? await Lifecycle.run(options) : undefined
   const readiness = selected("readiness") ? await Readiness.run(options) : undefined
   const fleet = selected("fleet") ? await Fleet.run(options) : undefined
-  const paced = selected("paced") ? await Paced.run({ ...options, n: numberArg("--paced-n") }) : undefined
+  const paced = selected("paced")
+    ? await Paced.run({ ...options, n: numberArg("--paced-n"), profileDir: argValue("--profile") })
+    : undefined
   const startup = selected("startup") ? await Startup.run({ ...options, root }) : undefined
 
   const cpus = Os.cpus()
