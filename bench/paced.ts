@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url"
 import { performance } from "node:perf_hooks"
 import { Agent } from "undici"
 import { fleetOf, type FleetRun, rawFleetOf } from "./fleet.js"
+import * as Profiler from "./profiler.js"
 import * as Raw from "./raw.js"
 import { type ChildEmulator, makeClientStack, spawnEmulator } from "./stack.js"
 import { type BenchOptions, collectGarbage, mainThreadCpuMs, processCpuMs, round, sampleRss } from "./support.js"
@@ -41,6 +42,8 @@ interface ChildSpec {
   readonly n: number
   readonly createsPerMinute: number
   readonly prefix: string
+  /** Where to write the fleet's CPU profile and allocation profile (`--profile DIR`). */
+  readonly profileDir?: string
 }
 
 /** What one client process measured. */
@@ -147,6 +150,7 @@ export const runChild = async (): Promise<void> => {
     process.stdout.write(`${JSON.stringify({ ready: true })}\n`)
     if ((await nextLine()) !== "go") throw new Error("expected go")
     collectGarbage()
+    const profiler = spec.profileDir === undefined ? undefined : await Profiler.start()
     const rss = sampleRss()
     const cpu = process.cpuUsage()
     const mainBefore = mainThreadCpuMs()
@@ -155,6 +159,7 @@ export const runChild = async (): Promise<void> => {
     const end = epoch()
     const used = process.cpuUsage(cpu)
     const mainAfter = mainThreadCpuMs()
+    if (profiler !== undefined) await profiler.stop(spec.profileDir!, spec.prefix)
     const result: ChildResult = {
       start,
       end,
@@ -170,19 +175,10 @@ export const runChild = async (): Promise<void> => {
   }
 }
 
-/**
- * Node's flags for profiling the client processes (`--profile DIR`): a CPU profile and a heap (allocation) profile
- * of each, written into DIR when it exits.
- */
-const profileFlags = (dir: string | undefined): ReadonlyArray<string> =>
-  dir === undefined ? [] : [`--cpu-prof`, `--cpu-prof-dir=${dir}`, `--heap-prof`, `--heap-prof-dir=${dir}`]
-
 /** A client process, started; `ready` resolves once it warmed up, `result` once its fleet ended. */
-const startChild = (spec: ChildSpec, profileDir: string | undefined) => {
+const startChild = (spec: ChildSpec) => {
   const entry = fileURLToPath(new URL("./run.js", import.meta.url))
-  const child = spawn(process.execPath, ["--expose-gc", ...profileFlags(profileDir), entry, "--paced-child"], {
-    stdio: ["pipe", "pipe", "inherit"]
-  })
+  const child = spawn(process.execPath, ["--expose-gc", entry, "--paced-child"], { stdio: ["pipe", "pipe", "inherit"] })
   // The spec (with the emulator's API key) goes through stdin, not the command line.
   child.stdin!.write(`${JSON.stringify(spec)}\n`)
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
@@ -210,23 +206,21 @@ const runConfiguration = async (
   client: PacedClient,
   n: number,
   processes: number,
-  profileDir?: string
+  profileDir: string | undefined
 ): Promise<PacedRun> => {
   const emulator: ChildEmulator = await spawnEmulator({ previewMode: "direct", createsPerMinute: CREATES_PER_MINUTE })
   try {
     const share = CREATES_PER_MINUTE / processes
     const children = Array.from({ length: processes }, (_, i) =>
-      startChild(
-        {
-          apiUrl: emulator.apiUrl,
-          apiKey: emulator.apiKey,
-          client,
-          n: Math.floor(n / processes) + (i < n % processes ? 1 : 0),
-          createsPerMinute: share,
-          prefix: `paced-${client}-${i}`
-        },
-        profileDir
-      )
+      startChild({
+        apiUrl: emulator.apiUrl,
+        apiKey: emulator.apiKey,
+        client,
+        n: Math.floor(n / processes) + (i < n % processes ? 1 : 0),
+        createsPerMinute: share,
+        prefix: `paced-${client}-${processes}p-${i}`,
+        ...(profileDir === undefined ? {} : { profileDir })
+      })
     )
     await Promise.all(children.map((child) => child.ready))
     await emulator.ask("reset")
@@ -274,8 +268,8 @@ const describeRun = (run: PacedRun): string =>
 
 /**
  * The paced fleets: 1000 runtimes (quick: 100) by ours and by the raw SDK from one process, then ours over 4. With
- * `profileDir`, every client process writes its CPU and heap profiles there (the figures then include the profiler's
- * cost: use them to see where the time goes, not as results).
+ * `profileDir`, every client process writes a CPU profile and an allocation profile of its fleet there (the figures
+ * then include the profilers' cost: use them to see where the time goes, not as results).
  */
 export const run = async (
   options: BenchOptions & { readonly n?: number | undefined; readonly profileDir?: string | undefined }

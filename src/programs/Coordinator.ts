@@ -12,6 +12,7 @@
 import { Context, Duration, Effect, Layer, RateLimiter, Scope } from "effect"
 import { globalValue } from "effect/GlobalValue"
 import { DaytonaConfig, Defaults } from "../services/DaytonaConfig.js"
+import * as FairSemaphore from "./FairSemaphore.js"
 
 /**
  * The shared coordination of runtimes.
@@ -76,7 +77,9 @@ export const pacing = (
  */
 export const make = (settings: AdmissionSettings): Effect.Effect<CoordinatorService, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const creates = yield* Effect.makeSemaphore(settings.maxConcurrentCreates)
+    // A fair semaphore, not Effect's: a fleet's creates wait here by the thousand, and Effect's wakes them all on
+    // every release (see FairSemaphore).
+    const creates = FairSemaphore.make(settings.maxConcurrentCreates)
     const { burst, interval } = pacing(settings.createsPerMinute, settings.window)
     const paced: RateLimiter.RateLimiter =
       settings.createsPerMinute > 0
@@ -107,7 +110,7 @@ export const make = (settings: AdmissionSettings): Effect.Effect<CoordinatorServ
           () => leave(sid)
         ),
       // The slot first, then the pace: a create waiting for its turn does not hold back the rate of the others.
-      admitCreate: (effect) => creates.withPermits(1)(paced(effect))
+      admitCreate: (effect) => creates.withPermit(paced(effect))
     }
   })
 
