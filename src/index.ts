@@ -64,7 +64,16 @@ export {
   type RuntimeEventsService,
   type RuntimeStatus
 } from "./services/RuntimeEvents.js"
-export { ActionFailed, ActionServerNotReady, type ConnectError, SandboxUnusable } from "./programs/Errors.js"
+export {
+  ActionFailed,
+  ActionServerNotReady,
+  type ConnectError,
+  RuntimeFenced,
+  SandboxUnusable
+} from "./programs/Errors.js"
+export * as Lease from "./programs/Lease.js"
+export { LeaseHeld, type LiveLeasePolicy } from "./programs/Lease.js"
+export * as Reaper from "./programs/Reaper.js"
 export { InvalidRuntimeOptions, type OnClose, type RuntimeOptions, type ServerLauncher } from "./programs/Options.js"
 export { Coordinator } from "./programs/Coordinator.js"
 export * as ActionServerHttp from "./layers/ActionServerHttp.js"

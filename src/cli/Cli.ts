@@ -55,6 +55,8 @@ const actionServerCommand = Options.text("action-server-command").pipe(
   )
 )
 
+const durationText = /^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$/
+
 const runtimeOptions = {
   ...common,
   sid: Options.optional(sidOption),
@@ -62,6 +64,25 @@ const runtimeOptions = {
     Options.withDescription("Attach to the sandbox of the SID (or create it); close then keeps it")
   ),
   actionServerCommand,
+  keepAlive: Options.text("keep-alive").pipe(
+    Options.optional,
+    Options.mapEffect((text) =>
+      Option.match(text, {
+        onNone: () => Effect.succeed(text),
+        onSome: (value) =>
+          durationText.test(value.trim()) && value.trim() !== "0"
+            ? Effect.succeed(text)
+            : Effect.fail(
+                ValidationError.invalidValue(
+                  HelpDoc.p(`--keep-alive: ${JSON.stringify(value)} is not a duration; use e.g. 30s, 5m`)
+                )
+              )
+      })
+    ),
+    Options.withDescription(
+      "How often the sandbox's lease is renewed while held (default 5m; it lasts three times that)"
+    )
+  ),
   plugins: Options.text("plugin").pipe(
     Options.repeated,
     Options.withDescription(
@@ -70,8 +91,6 @@ const runtimeOptions = {
     )
   )
 }
-
-const durationText = /^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$/
 
 /** Runs a command's effect with the logger from the environment, reporting its failure. */
 const handle =
@@ -172,36 +191,51 @@ const del = Command.make(
   )
 ).pipe(Command.withDescription("Delete the sandbox(es) of a SID"))
 
+const durationOption = (name: string, fallback: string, description: string) =>
+  Options.text(name).pipe(
+    Options.withDefault(fallback),
+    Options.mapEffect((text) =>
+      durationText.test(text.trim())
+        ? Effect.succeed(text.trim())
+        : Effect.fail(
+            ValidationError.invalidValue(
+              HelpDoc.p(`--${name}: ${JSON.stringify(text)} is not a duration; use e.g. 90s, 30m, 1h, 1h30m, 2d or 0`)
+            )
+          )
+    ),
+    Options.withDescription(description)
+  )
+
 const reap = Command.make(
   "reap",
   {
     ...common,
-    olderThan: Options.text("older-than").pipe(
-      Options.withDefault("1h"),
-      Options.mapEffect((text) =>
-        durationText.test(text.trim())
-          ? Effect.succeed(text.trim())
-          : Effect.fail(
-              ValidationError.invalidValue(
-                HelpDoc.p(
-                  `--older-than: ${JSON.stringify(text)} is not a duration; use e.g. 90s, 30m, 1h, 1h30m, 2d or 0`
-                )
-              )
-            )
-      ),
-      Options.withDescription("Only sandboxes older than this (e.g. 30m, 1h, 2d; default 1h)")
-    ),
-    apply: Options.boolean("apply").pipe(Options.withDescription("Stop them (without it, only list them)"))
+    ttl: durationOption(
+      "ttl",
+      "24h",
+      "Reap a sandbox whose lease was last renewed longer ago than this (default 24h); a live lease is never reaped"
+    ).pipe(Options.withAlias("older-than")),
+    errorTtl: durationOption("error-ttl", "2h", "The same for sandboxes in error or build_failed (default 2h)"),
+    apply: Options.boolean("apply").pipe(Options.withDescription("Stop them (without it, only list them)")),
+    delete: Options.boolean("delete").pipe(
+      Options.withDescription("Delete instead of stop (stopped and failed sandboxes can only be deleted)")
+    )
   },
   handle((flags) =>
     lazy(
       () => import("./Reap.js"),
-      (m) => m.reap({ ...flags, olderThan: Option.getOrThrow(m.parseDuration(flags.olderThan)) })
+      (m) =>
+        m.reap({
+          ...flags,
+          ttl: Option.getOrThrow(m.parseDuration(flags.ttl)),
+          errorTtl: Option.getOrThrow(m.parseDuration(flags.errorTtl))
+        })
     )
   )
 ).pipe(
   Command.withDescription(
-    "List the sandboxes this tool created that are older than --older-than and still running; stop them with --apply"
+    "List the sandboxes this tool created whose holder stopped renewing their lease longer ago than --ttl, with " +
+      "what they cost per hour; stop (or --delete) them with --apply. A live lease is never touched"
   )
 )
 
