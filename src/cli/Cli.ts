@@ -191,15 +191,19 @@ const del = Command.make(
   )
 ).pipe(Command.withDescription("Delete the sandbox(es) of a SID"))
 
-const durationOption = (name: string, fallback: string, description: string) =>
+const durationOption = (name: string, fallback: string, description: string, alias?: string) =>
   Options.text(name).pipe(
+    (option) => (alias === undefined ? option : Options.withAlias(option, alias)),
     Options.withDefault(fallback),
     Options.mapEffect((text) =>
       durationText.test(text.trim())
         ? Effect.succeed(text.trim())
         : Effect.fail(
             ValidationError.invalidValue(
-              HelpDoc.p(`--${name}: ${JSON.stringify(text)} is not a duration; use e.g. 90s, 30m, 1h, 1h30m, 2d or 0`)
+              HelpDoc.p(
+                `--${alias === undefined ? name : `${name}/--${alias}`}: ${JSON.stringify(text)} is not a duration; ` +
+                  "use e.g. 90s, 30m, 1h, 1h30m, 2d or 0"
+              )
             )
           )
     ),
@@ -213,8 +217,9 @@ const reap = Command.make(
     ttl: durationOption(
       "ttl",
       "24h",
-      "Reap a sandbox whose lease was last renewed longer ago than this (default 24h); a live lease is never reaped"
-    ).pipe(Options.withAlias("older-than")),
+      "Reap a sandbox whose lease was last renewed longer ago than this (default 24h); a live lease is never reaped",
+      "older-than"
+    ),
     errorTtl: durationOption("error-ttl", "2h", "The same for sandboxes in error or build_failed (default 2h)"),
     apply: Options.boolean("apply").pipe(Options.withDescription("Stop them (without it, only list them)")),
     delete: Options.boolean("delete").pipe(
