@@ -23,6 +23,7 @@ export {
   type RunOptions,
   RunResult,
   type RunResultCommon,
+  type RuntimeOrigin,
   type RuntimeRequirements
 } from "./programs/DaytonaRuntime.js"
 export type { OnClose, RuntimeOptions, ServerLauncher } from "./programs/Options.js"

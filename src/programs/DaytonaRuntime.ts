@@ -22,7 +22,7 @@ import * as Setup from "./Setup.js"
 
 export type { RuntimeOptions, ServerLauncher } from "./Options.js"
 export { RunResult, type RunOptions, type RunResultCommon } from "./Commands.js"
-export type { ActionEvent, DaytonaRuntimeHandle, ObservationEvent } from "./Handle.js"
+export type { ActionEvent, DaytonaRuntimeHandle, ObservationEvent, RuntimeOrigin } from "./Handle.js"
 
 /**
  * What `acquire` needs.
@@ -147,7 +147,8 @@ const connect = (ctx: Lifecycle.Ctx, scope: Scope.CloseableScope) =>
     yield* Lifecycle.setStatus(ctx, "STARTING_RUNTIME", "waiting for the action execution server")
     yield* Lifecycle.waitUntilAlive(ctx, sandboxId, endpoint, cmdId)
 
-    const handle = yield* Handle.make(ctx, settled.sandbox.public, sandboxId, endpoint)
+    const origin = Handle.originOf(obtained.created, obtained.sandbox.claimedFromWarmPool)
+    const handle = yield* Handle.make(ctx, settled.sandbox.public, sandboxId, endpoint, origin)
     if (settled.startServer) {
       // The server is fresh: set its shell up as OpenHands' runtime does, then the caller's commands.
       yield* Effect.gen(function* () {
