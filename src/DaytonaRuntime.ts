@@ -27,6 +27,17 @@ export {
   type RuntimeRequirements
 } from "./programs/DaytonaRuntime.js"
 export type { OnClose, RuntimeOptions, ServerLauncher } from "./programs/Options.js"
+export {
+  layer as layerPool,
+  make as pool,
+  type PoolAcquireError,
+  type PoolAcquireOptions,
+  type PoolStats,
+  RuntimePool,
+  RuntimePoolClosed,
+  type RuntimePoolOptions,
+  type RuntimePoolService
+} from "./programs/RuntimePool.js"
 
 /**
  * The action server client over undici's keep-alive pool, and the event bus: what `acquire` needs
