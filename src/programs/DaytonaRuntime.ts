@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Exit, ExecutionStrategy, Fiber, Metric, Option, Ref, Scope } from "effect"
+import { Cause, Effect, Exit, ExecutionStrategy, Fiber, Layer, Metric, Option, Ref, Scope } from "effect"
 import { ActionServer, type Endpoint } from "../services/ActionServer.js"
 import { DaytonaClient, type Sandbox } from "../services/DaytonaClient.js"
 import { DaytonaConfig } from "../services/DaytonaConfig.js"
@@ -19,6 +19,8 @@ import * as Lifecycle from "./Lifecycle.js"
 import * as Metrics from "./Metrics.js"
 import { resolve, type RuntimeOptions } from "./Options.js"
 import * as Setup from "./Setup.js"
+import * as Shared from "./SharedRuntimes.js"
+import { SharedRuntimes } from "./SharedRuntimes.js"
 
 export type { RuntimeOptions, ServerLauncher } from "./Options.js"
 export { RunResult, type RunOptions, type RunResultCommon } from "./Commands.js"
@@ -41,7 +43,24 @@ export type RuntimeRequirements = DaytonaClient | ActionServer | RuntimeEvents |
 export const acquire = (
   options: RuntimeOptions = {}
 ): Effect.Effect<DaytonaRuntimeHandle, ConnectError, RuntimeRequirements | Scope.Scope> =>
-  Effect.map(connectRuntime(options), (connected) => connected.handle)
+  Effect.gen(function* () {
+    const shared = yield* Effect.serviceOption(SharedRuntimes)
+    if (Option.isSome(shared)) {
+      const resolved = yield* resolve(options, yield* DaytonaConfig)
+      if (resolved.share) return yield* shared.value.get(options, resolved)
+    }
+    return (yield* connectRuntime(options)).handle
+  })
+
+/**
+ * The shared runtimes of the layer: acquires of one SID with `share` (the default when attaching) get one runtime.
+ *
+ * @since 0.2.0
+ */
+export const layerShared: Layer.Layer<SharedRuntimes, never, RuntimeRequirements> = Layer.scoped(
+  SharedRuntimes,
+  Shared.make((options: RuntimeOptions) => Effect.map(connectRuntime(options), (connected) => connected.handle))
+)
 
 /**
  * A runtime as `acquire` makes it: its handle, and what a runtime pool needs to hand it over to another owner later

@@ -75,8 +75,9 @@ describe("the runtime pool against the emulator", () => {
             [fresh.sandboxId, "stopped"]
           ]
         )
+        // Deleted sandboxes' processes end within the emulator's grace period for a process group.
         const processes = yield* control.liveProcesses.pipe(
-          Effect.repeat({ schedule: Schedule.spaced("50 millis"), until: (n) => n === 0, times: 100 })
+          Effect.repeat({ schedule: Schedule.spaced("100 millis"), until: (n) => n === 0, times: 150 })
         )
         assert.strictEqual(processes, 0)
       }).pipe(Effect.provide(stack)),
