@@ -5,7 +5,7 @@
  * - full: writes `bench/results.json` and the tables of BENCHMARKS.md;
  * - `--quick` (under 3 minutes): writes `.build/bench/results.quick.json` and prints the tables (BENCHMARKS.md keeps
  *   the figures of the last full run);
- * - `--only overhead,lifecycle,…`: runs the named benchmarks and prints their tables, writing nothing;
+ * - `--only overhead,lifecycle,…` (or `warm_pool`): runs the named benchmarks and prints their tables, writing nothing;
  * - `--tables-only`: rewrites the tables of BENCHMARKS.md from `bench/results.json`.
  *
  * `--fleet-child N` is the entry of one fleet size in its own process (see `fleet.ts`).
@@ -19,12 +19,13 @@ import * as Overhead from "./overhead.js"
 import * as Readiness from "./readiness.js"
 import { goals, type Results, tables, updateDocument } from "./report.js"
 import * as Startup from "./startup.js"
+import * as WarmPool from "./warmPool.js"
 import { now } from "./support.js"
 
 /** The repository root: `npm run bench` runs from it. */
 const root = process.cwd()
 
-const names = ["overhead", "lifecycle", "readiness", "fleet", "startup"] as const
+const names = ["overhead", "lifecycle", "readiness", "fleet", "startup", "warm_pool"] as const
 type Name = (typeof names)[number]
 
 /** Writes BENCHMARKS.md with new tables, formatted as the repository's prettier config says. */
@@ -70,6 +71,7 @@ const main = async (): Promise<void> => {
   const readiness = selected("readiness") ? await Readiness.run(options) : undefined
   const fleet = selected("fleet") ? await Fleet.run(options) : undefined
   const startup = selected("startup") ? await Startup.run({ ...options, root }) : undefined
+  const warmPool = selected("warm_pool") ? await WarmPool.run(options) : undefined
 
   const cpus = Os.cpus()
   const measured: Results = {
@@ -88,7 +90,8 @@ const main = async (): Promise<void> => {
     ...(lifecycle === undefined ? {} : { lifecycle }),
     ...(fleet === undefined ? {} : { fleet }),
     ...(startup === undefined ? {} : { startup }),
-    ...(readiness === undefined ? {} : { readiness_lag_ms: readiness })
+    ...(readiness === undefined ? {} : { readiness_lag_ms: readiness }),
+    ...(warmPool === undefined ? {} : { warm_pool: warmPool })
   }
   const results: Results = { ...measured, goals: goals(measured) }
   const generated = tables(results)

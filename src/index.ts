@@ -21,6 +21,7 @@ export {
   AmbiguousSandbox,
   CREATED_AT_LABEL,
   type CreateSandboxParams,
+  type CreateWarmPoolParams,
   DaytonaApiError,
   type DaytonaApiErrorReason,
   DaytonaClient,
@@ -34,7 +35,8 @@ export {
   type SessionCommandLogs,
   type SessionCommandResult,
   SID_LABEL,
-  type SignedPreviewUrl
+  type SignedPreviewUrl,
+  type WarmPool
 } from "./services/DaytonaClient.js"
 export {
   Action,

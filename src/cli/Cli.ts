@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs"
 import * as Logging from "../layers/Logging.js"
 import * as Errors from "./Errors.js"
 import * as Output from "./Output.js"
+import * as PoolCommand from "./PoolCommand.js"
 
 /**
  * The package version, from package.json.
@@ -264,6 +265,8 @@ const doctor = Command.make(
   )
 )
 
+const pool = PoolCommand.make(common)
+
 const portOption = (name: string, what: string) =>
   Options.integer(name).pipe(
     Options.withDefault(0),
@@ -341,7 +344,7 @@ const emulator = Command.make(
 const root = Command.make("effect-daytona", {}, () =>
   Effect.zipRight(
     Console.error(
-      "effect-daytona: give a command: connect, exec, list, stop, delete, reap, ssh, doctor or emulator (see --help)"
+      "effect-daytona: give a command: connect, exec, list, stop, delete, reap, ssh, pool, doctor or emulator (see --help)"
     ),
     Output.setExitCode(2)
   )
@@ -349,7 +352,7 @@ const root = Command.make("effect-daytona", {}, () =>
   Command.withDescription(
     "Daytona sandboxes for AI agents, from the command line. Every command takes --help; --version prints the version"
   ),
-  Command.withSubcommands([connect, exec, list, stop, del, reap, ssh, doctor, emulator])
+  Command.withSubcommands([connect, exec, list, stop, del, reap, ssh, pool, doctor, emulator])
 )
 
 const cli = Command.run(root, { name: "effect-daytona", version })

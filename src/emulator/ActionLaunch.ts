@@ -266,10 +266,16 @@ export const launchActionServer = (
           Effect.zipRight(appendOutput(command, "stderr", `${error.message}\n`), finish(command, 1)),
         onSuccess: (server) =>
           Effect.gen(function* () {
-            options.servers.add(server)
-            yield* Scope.addFinalizer(
-              scope,
-              Effect.sync(() => options.servers.delete(server))
+            // One step: an interruption between the two (the sandbox deleted while its server came up) would leave
+            // the server counted; on a scope closed meanwhile, the finalizer runs at once.
+            yield* Effect.uninterruptible(
+              Effect.suspend(() => {
+                options.servers.add(server)
+                return Scope.addFinalizer(
+                  scope,
+                  Effect.sync(() => options.servers.delete(server))
+                )
+              })
             )
             yield* server.awaitCrash
             options.servers.delete(server)

@@ -162,7 +162,17 @@ const create = (ctx: Ctx): Effect.Effect<Obtained, DaytonaApiError | AmbiguousSa
       autoStopInterval: config.autoStopIntervalMinutes
     })
     yield* Ref.update(ctx.lease, (hold) => ({ ...hold, generation: 1, shared: false }))
-    yield* emit(ctx, (stamp) => RuntimeEvent.SandboxCreated({ ...stamp, sandboxId: sandbox.id }))
+    const warmPool = sandbox.claimedFromWarmPool
+    yield* Metric.increment(
+      Metric.tagged(
+        Metrics.sandboxCreates,
+        "source",
+        warmPool === undefined ? "unknown" : warmPool ? "warm-pool" : "cold"
+      )
+    )
+    yield* emit(ctx, (stamp) =>
+      RuntimeEvent.SandboxCreated({ ...stamp, sandboxId: sandbox.id, ...(warmPool === undefined ? {} : { warmPool }) })
+    )
     return { sandbox, created: true, sessionApiKey: yield* SessionKey.derive(config.apiKey, sandbox.id) }
   }).pipe(
     Effect.catchIf(
