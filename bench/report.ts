@@ -8,6 +8,7 @@ import type { OverheadResult } from "./overhead.js"
 import type { Fleet1000, FleetSplit, PacedRun } from "./paced.js"
 import type { ReadinessResult } from "./readiness.js"
 import type { StartupResult } from "./startup.js"
+import type { WarmPoolResult } from "./warmPool.js"
 
 /** Everything one run measured. */
 export interface Results {
@@ -29,6 +30,7 @@ export interface Results {
   readonly fleet_split?: FleetSplit
   readonly startup?: StartupResult
   readonly readiness_lag_ms?: ReadinessResult
+  readonly warm_pool?: WarmPoolResult
   readonly goals?: ReadonlyArray<Goal>
 }
 
@@ -148,6 +150,14 @@ export const goals = (results: Results): ReadonlyArray<Goal> => {
       target: "≤ 4× `node -e 0`",
       measured: `${startup.ratio}×`,
       met: startup.ratio <= 4
+    })
+  }
+  if (results.warm_pool !== undefined) {
+    all.push({
+      goal: "acquire from the runtime pool p50",
+      target: "≤ 20 ms",
+      measured: `${results.warm_pool.pool_p50_ms} ms`,
+      met: results.warm_pool.pool_p50_ms <= 20
     })
   }
   if (results.readiness_lag_ms !== undefined) {
@@ -326,6 +336,32 @@ export const tables = (results: Results): string => {
         table(
           ["lag p50 (ms)", "lag max (ms)", "lag min (ms)", "connect p50 (ms)"],
           [[readiness.p50, readiness.max, readiness.min, readiness.connect_p50_ms]]
+        )
+    )
+  }
+  const warm = results.warm_pool
+  if (warm !== undefined) {
+    parts.push(
+      `### 6. Instant runtimes (action server boot ${warm.boot_delay_ms} ms, sandbox create ${warm.create_latency_ms} ms; ` +
+        `${warm.pool_runs} hand-outs, ${warm.cold_runs} acquires of each other kind)\n\n` +
+        table(
+          ["acquire", "p50 (ms)", "p99 (ms)", "note"],
+          [
+            ["from our runtime pool (`DaytonaRuntime.pool`)", warm.pool_p50_ms, warm.pool_p99_ms, "a ready runtime"],
+            ["cold (`acquire`, no warm pool)", warm.cold_p50_ms, "", "create, boot, wait until it answers"],
+            [
+              "cold, a Daytona warm pool that matches",
+              warm.claimed_p50_ms,
+              "",
+              `claimed: no create wait (${warm.claimed_seen}/${warm.cold_runs} reported from the warm pool)`
+            ],
+            [
+              "cold, a Daytona warm pool that does not (another env)",
+              warm.unclaimed_p50_ms,
+              "",
+              `not claimed (${warm.unclaimed_seen}/${warm.cold_runs} reported cold)`
+            ]
+          ]
         )
     )
   }

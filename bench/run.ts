@@ -5,7 +5,7 @@
  * - full: writes `bench/results.json` and the tables of BENCHMARKS.md;
  * - `--quick` (under 3 minutes): writes `.build/bench/results.quick.json` and prints the tables (BENCHMARKS.md keeps
  *   the figures of the last full run);
- * - `--only overhead,lifecycle,…`: runs the named benchmarks and prints their tables, writing nothing;
+ * - `--only overhead,lifecycle,…` (or `warm_pool`): runs the named benchmarks and prints their tables, writing nothing;
  * - `--tables-only`: rewrites the tables of BENCHMARKS.md from `bench/results.json`.
  *
  * `--fleet-child N` is the entry of one fleet size in its own process (see `fleet.ts`), `--paced-child` that of one
@@ -22,12 +22,13 @@ import * as Paced from "./paced.js"
 import * as Readiness from "./readiness.js"
 import { goals, type Results, tables, updateDocument } from "./report.js"
 import * as Startup from "./startup.js"
+import * as WarmPool from "./warmPool.js"
 import { now } from "./support.js"
 
 /** The repository root: `npm run bench` runs from it. */
 const root = process.cwd()
 
-const names = ["overhead", "lifecycle", "readiness", "fleet", "paced", "startup"] as const
+const names = ["overhead", "lifecycle", "readiness", "fleet", "paced", "startup", "warm_pool"] as const
 type Name = (typeof names)[number]
 
 /** Writes BENCHMARKS.md with new tables, formatted as the repository's prettier config says. */
@@ -85,6 +86,7 @@ const main = async (): Promise<void> => {
     ? await Paced.run({ ...options, n: numberArg("--paced-n"), profileDir: argValue("--profile") })
     : undefined
   const startup = selected("startup") ? await Startup.run({ ...options, root }) : undefined
+  const warmPool = selected("warm_pool") ? await WarmPool.run(options) : undefined
 
   const cpus = Os.cpus()
   const measured: Results = {
@@ -104,7 +106,8 @@ const main = async (): Promise<void> => {
     ...(fleet === undefined ? {} : { fleet }),
     ...(paced === undefined ? {} : paced),
     ...(startup === undefined ? {} : { startup }),
-    ...(readiness === undefined ? {} : { readiness_lag_ms: readiness })
+    ...(readiness === undefined ? {} : { readiness_lag_ms: readiness }),
+    ...(warmPool === undefined ? {} : { warm_pool: warmPool })
   }
   const results: Results = { ...measured, goals: goals(measured) }
   const generated = tables(results)

@@ -134,6 +134,11 @@ export interface TrialPlan {
   readonly actions: ReadonlyArray<TrialAction>
   /** Milliseconds after the start at which the trial is interrupted; `undefined` = never. */
   readonly interruptAt: number | undefined
+  /**
+   * The runtime comes from a runtime pool of this size (`DaytonaRuntime.pool`, made by the trial and closed with it)
+   * instead of `acquire`; `undefined` = `acquire`. Never for attach trials (a pool hands out fresh runtimes).
+   */
+  readonly poolSize: number | undefined
 }
 
 /**
@@ -193,6 +198,8 @@ export const planTrial = (seed: string, index: number): TrialPlan => {
   const faults = Array.from({ length: faultCount }, () => drawFault(rng, previewMode))
   const actions = Array.from({ length: rng.int(1, 3) }, () => rng.pick<TrialAction>(["run", "write-read", "list"]))
   const interruptAt = rng.chance(0.35) ? rng.int(0, 3000) : undefined
+  // Drawn last, so the other fields of a trial are those of the plans before pool trials existed.
+  const poolSize = !attach && rng.chance(0.3) ? rng.int(1, 2) : undefined
   return {
     seed,
     index,
@@ -205,7 +212,8 @@ export const planTrial = (seed: string, index: number): TrialPlan => {
     existing,
     faults,
     actions,
-    interruptAt
+    interruptAt,
+    poolSize
   }
 }
 
@@ -259,5 +267,6 @@ export const describePlan = (plan: TrialPlan): string =>
     `policy=${plan.policy}`,
     `faults=[${plan.faults.map(describeFault).join(",")}]`,
     `actions=[${plan.actions.join(",")}]`,
-    `interrupt=${plan.interruptAt === undefined ? "none" : `${plan.interruptAt}ms`}`
+    `interrupt=${plan.interruptAt === undefined ? "none" : `${plan.interruptAt}ms`}`,
+    `pool=${plan.poolSize ?? "none"}`
   ].join(" ")

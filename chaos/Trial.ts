@@ -54,6 +54,7 @@ const TYPED_ERRORS = new Set([
   "ActionServerNotReady",
   "ActionFailed",
   "InvalidRuntimeOptions",
+  "RuntimePoolClosed",
   "ConnectionRefused",
   "HttpStatusError",
   "RequestTimeout",
@@ -122,7 +123,8 @@ const meddle = (control: EmulatorControlService, sandboxId: string, what: Meddli
       case "restarting":
         return yield* control.holdState(sandboxId, "starting", "600 millis")
     }
-  }).pipe(Effect.orDie)
+    // The meddling's own call may meet a fault injected for the runtime (a 503 on stop): then nothing was changed.
+  }).pipe(Effect.ignore)
 
 /** Undoes every fault a trial may have left unused. */
 const reset = (control: EmulatorControlService) =>
@@ -157,15 +159,19 @@ const check = (condition: boolean, message: string, into: Array<string>) => {
   if (!condition) into.push(message)
 }
 
+/** The runtime of a trial: by `acquire`, or handed out by a runtime pool the trial makes (and closes with it). */
+const runtimeOf = (plan: TrialPlan) =>
+  plan.poolSize === undefined
+    ? DaytonaRuntime.acquire({ sid: plan.sid, attachToExisting: plan.attach, onClose: plan.onClose })
+    : Effect.flatMap(DaytonaRuntime.pool({ size: plan.poolSize }), (pool) =>
+        pool.acquire({ sid: plan.sid, onClose: plan.onClose })
+      )
+
 /** The trial's program: acquire, the actions (each result checked), any meddling, release. */
 const program = (plan: TrialPlan, control: EmulatorControlService, defects: Array<string>) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const runtime = yield* DaytonaRuntime.acquire({
-        sid: plan.sid,
-        attachToExisting: plan.attach,
-        onClose: plan.onClose
-      })
+      const runtime = yield* runtimeOf(plan)
       for (const [i, action] of plan.actions.entries()) {
         if (action === "run") {
           const result = yield* runtime.run(`echo chaos-${plan.index}-${i}`)
@@ -301,12 +307,28 @@ export const runTrial = (plan: TrialPlan, env: LaneEnv): Effect.Effect<TrialResu
         }
       }
     }
+    // A runtime pool's own sandboxes (`pooled-…`): once the trial (and so the pool) is over, none may run.
+    const pooled =
+      plan.poolSize === undefined
+        ? []
+        : yield* pollWhile(
+            Effect.map(control.sandboxes, (all) => all.filter((s) => s.labels[SID_LABEL]?.startsWith("pooled-"))),
+            (list: ReadonlyArray<EmulatorSandbox>) => list.some((s) => TRANSITIONAL.has(s.state)),
+            "5 seconds"
+          )
+    for (const s of pooled) {
+      if (RUNNING.has(s.state) && s.desiredState !== "destroyed") {
+        leaks.push(`pooled sandbox ${s.id} is ${s.state} after the pool closed`)
+      }
+    }
+    for (const sid of [...env.events.keys()]) if (sid.startsWith("pooled-")) env.events.delete(sid)
+    for (const sid of [...logLines.keys()]) if (sid.startsWith("pooled-")) logLines.delete(sid)
     const startedCount = (yield* control.sandboxes).filter((s) => s.state === "started").length
     const live = yield* processesDownTo(control, startedCount)
     if (live > startedCount) leaks.push(`${live} processes for ${startedCount} started sandboxes`)
 
     // Clean up whatever the trial left (kept sandboxes too); then nothing may run in the emulator.
-    yield* Effect.forEach(sandboxes, (s) => Effect.ignore(control.setSandboxState(s.id, "destroyed")), {
+    yield* Effect.forEach([...sandboxes, ...pooled], (s) => Effect.ignore(control.setSandboxState(s.id, "destroyed")), {
       discard: true
     })
     const after = yield* processesDownTo(control, 0)

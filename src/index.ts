@@ -21,6 +21,7 @@ export {
   AmbiguousSandbox,
   CREATED_AT_LABEL,
   type CreateSandboxParams,
+  type CreateWarmPoolParams,
   DaytonaApiError,
   type DaytonaApiErrorReason,
   DaytonaClient,
@@ -34,7 +35,8 @@ export {
   type SessionCommandLogs,
   type SessionCommandResult,
   SID_LABEL,
-  type SignedPreviewUrl
+  type SignedPreviewUrl,
+  type WarmPool
 } from "./services/DaytonaClient.js"
 export {
   Action,
@@ -64,7 +66,16 @@ export {
   type RuntimeEventsService,
   type RuntimeStatus
 } from "./services/RuntimeEvents.js"
-export { ActionFailed, ActionServerNotReady, type ConnectError, SandboxUnusable } from "./programs/Errors.js"
+export {
+  ActionFailed,
+  ActionServerNotReady,
+  type ConnectError,
+  RuntimeFenced,
+  SandboxUnusable
+} from "./programs/Errors.js"
+export * as Lease from "./programs/Lease.js"
+export { LeaseHeld, type LiveLeasePolicy } from "./programs/Lease.js"
+export * as Reaper from "./programs/Reaper.js"
 export { InvalidRuntimeOptions, type OnClose, type RuntimeOptions, type ServerLauncher } from "./programs/Options.js"
 export { Coordinator } from "./programs/Coordinator.js"
 export * as ActionServerHttp from "./layers/ActionServerHttp.js"

@@ -28,4 +28,11 @@ describe("the package root: runtime and emulator", () => {
     assert.strictEqual(typeof Api.Emulator.layer, "function")
     assert.strictEqual(Api.EmulatorControl.key, "effect-daytona/EmulatorControl")
   })
+
+  it("exports the leases and the reaper", () => {
+    assert.strictEqual(new Api.RuntimeFenced({ sandboxId: "s", holder: "h", generation: 2 })._tag, "RuntimeFenced")
+    assert.strictEqual(new Api.LeaseHeld({ sandboxId: "s", holder: "h", expires: new Date(0) })._tag, "LeaseHeld")
+    assert.strictEqual(typeof Api.Lease.read, "function")
+    assert.strictEqual(typeof Api.Reaper.plan, "function")
+  })
 })

@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs"
 import * as Logging from "../layers/Logging.js"
 import * as Errors from "./Errors.js"
 import * as Output from "./Output.js"
+import * as PoolCommand from "./PoolCommand.js"
 
 /**
  * The package version, from package.json.
@@ -55,6 +56,8 @@ const actionServerCommand = Options.text("action-server-command").pipe(
   )
 )
 
+const durationText = /^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$/
+
 const runtimeOptions = {
   ...common,
   sid: Options.optional(sidOption),
@@ -62,6 +65,25 @@ const runtimeOptions = {
     Options.withDescription("Attach to the sandbox of the SID (or create it); close then keeps it")
   ),
   actionServerCommand,
+  keepAlive: Options.text("keep-alive").pipe(
+    Options.optional,
+    Options.mapEffect((text) =>
+      Option.match(text, {
+        onNone: () => Effect.succeed(text),
+        onSome: (value) =>
+          durationText.test(value.trim()) && value.trim() !== "0"
+            ? Effect.succeed(text)
+            : Effect.fail(
+                ValidationError.invalidValue(
+                  HelpDoc.p(`--keep-alive: ${JSON.stringify(value)} is not a duration; use e.g. 30s, 5m`)
+                )
+              )
+      })
+    ),
+    Options.withDescription(
+      "How often the sandbox's lease is renewed while held (default 5m; it lasts three times that)"
+    )
+  ),
   plugins: Options.text("plugin").pipe(
     Options.repeated,
     Options.withDescription(
@@ -70,8 +92,6 @@ const runtimeOptions = {
     )
   )
 }
-
-const durationText = /^(0|(\d+(\.\d+)?(ms|s|m|h|d))+)$/
 
 /** Runs a command's effect with the logger from the environment, reporting its failure. */
 const handle =
@@ -172,36 +192,56 @@ const del = Command.make(
   )
 ).pipe(Command.withDescription("Delete the sandbox(es) of a SID"))
 
+const durationOption = (name: string, fallback: string, description: string, alias?: string) =>
+  Options.text(name).pipe(
+    (option) => (alias === undefined ? option : Options.withAlias(option, alias)),
+    Options.withDefault(fallback),
+    Options.mapEffect((text) =>
+      durationText.test(text.trim())
+        ? Effect.succeed(text.trim())
+        : Effect.fail(
+            ValidationError.invalidValue(
+              HelpDoc.p(
+                `--${alias === undefined ? name : `${name}/--${alias}`}: ${JSON.stringify(text)} is not a duration; ` +
+                  "use e.g. 90s, 30m, 1h, 1h30m, 2d or 0"
+              )
+            )
+          )
+    ),
+    Options.withDescription(description)
+  )
+
 const reap = Command.make(
   "reap",
   {
     ...common,
-    olderThan: Options.text("older-than").pipe(
-      Options.withDefault("1h"),
-      Options.mapEffect((text) =>
-        durationText.test(text.trim())
-          ? Effect.succeed(text.trim())
-          : Effect.fail(
-              ValidationError.invalidValue(
-                HelpDoc.p(
-                  `--older-than: ${JSON.stringify(text)} is not a duration; use e.g. 90s, 30m, 1h, 1h30m, 2d or 0`
-                )
-              )
-            )
-      ),
-      Options.withDescription("Only sandboxes older than this (e.g. 30m, 1h, 2d; default 1h)")
+    ttl: durationOption(
+      "ttl",
+      "24h",
+      "Reap a sandbox whose lease was last renewed longer ago than this (default 24h); a live lease is never reaped",
+      "older-than"
     ),
-    apply: Options.boolean("apply").pipe(Options.withDescription("Stop them (without it, only list them)"))
+    errorTtl: durationOption("error-ttl", "2h", "The same for sandboxes in error or build_failed (default 2h)"),
+    apply: Options.boolean("apply").pipe(Options.withDescription("Stop them (without it, only list them)")),
+    delete: Options.boolean("delete").pipe(
+      Options.withDescription("Delete instead of stop (stopped and failed sandboxes can only be deleted)")
+    )
   },
   handle((flags) =>
     lazy(
       () => import("./Reap.js"),
-      (m) => m.reap({ ...flags, olderThan: Option.getOrThrow(m.parseDuration(flags.olderThan)) })
+      (m) =>
+        m.reap({
+          ...flags,
+          ttl: Option.getOrThrow(m.parseDuration(flags.ttl)),
+          errorTtl: Option.getOrThrow(m.parseDuration(flags.errorTtl))
+        })
     )
   )
 ).pipe(
   Command.withDescription(
-    "List the sandboxes this tool created that are older than --older-than and still running; stop them with --apply"
+    "List the sandboxes this tool created whose holder stopped renewing their lease longer ago than --ttl, with " +
+      "what they cost per hour; stop (or --delete) them with --apply. A live lease is never touched"
   )
 )
 
@@ -224,6 +264,8 @@ const doctor = Command.make(
     "Check the configuration, API reachability and latency, authentication and broken sandboxes; say what to fix"
   )
 )
+
+const pool = PoolCommand.make(common)
 
 const portOption = (name: string, what: string) =>
   Options.integer(name).pipe(
@@ -302,7 +344,7 @@ const emulator = Command.make(
 const root = Command.make("effect-daytona", {}, () =>
   Effect.zipRight(
     Console.error(
-      "effect-daytona: give a command: connect, exec, list, stop, delete, reap, ssh, doctor or emulator (see --help)"
+      "effect-daytona: give a command: connect, exec, list, stop, delete, reap, ssh, pool, doctor or emulator (see --help)"
     ),
     Output.setExitCode(2)
   )
@@ -310,7 +352,7 @@ const root = Command.make("effect-daytona", {}, () =>
   Command.withDescription(
     "Daytona sandboxes for AI agents, from the command line. Every command takes --help; --version prints the version"
   ),
-  Command.withSubcommands([connect, exec, list, stop, del, reap, ssh, doctor, emulator])
+  Command.withSubcommands([connect, exec, list, stop, del, reap, ssh, pool, doctor, emulator])
 )
 
 const cli = Command.run(root, { name: "effect-daytona", version })

@@ -12,14 +12,14 @@ import { Clock, ConfigError, Console, Context, Duration, Effect, Either, Exit, L
 import { existsSync } from "node:fs"
 import * as NodePath from "node:path"
 import * as Isolation from "../emulator/Isolation.js"
-import { DaytonaClient, OWNER_LABEL, OWNER_VALUE, SID_LABEL } from "../services/DaytonaClient.js"
+import { DaytonaClient, SID_LABEL } from "../services/DaytonaClient.js"
 import type { DaytonaClientService } from "../services/DaytonaClient.js"
 import { DaytonaConfig } from "../services/DaytonaConfig.js"
 import type { DaytonaSettings } from "../services/DaytonaConfig.js"
 import * as Env from "./Env.js"
 import * as Errors from "./Errors.js"
 import * as Output from "./Output.js"
-import { orphans } from "./Reap.js"
+import * as Reaper from "../programs/Reaper.js"
 import { withRuntime } from "./Session.js"
 
 /**
@@ -171,19 +171,19 @@ const sandboxChecks = (client: DaytonaClientService) =>
               "Sandbox creation is failing: check your quota and resource limits (CPU, memory, disk, 429s) in the Daytona " +
               "dashboard and that the snapshot exists; then delete them with effect-daytona delete --sid <sid>"
           }
-    const left = orphans(
-      listed.right.filter((s) => s.labels[OWNER_LABEL] === OWNER_VALUE),
-      Duration.hours(1),
-      yield* Clock.currentTimeMillis
-    )
+    // Abandoned: no lease renewal for an hour (2 h in error), the reaper's plan with a short TTL.
+    const left = Reaper.plan(listed.right, yield* Clock.currentTimeMillis, {
+      ...Reaper.Defaults,
+      ttl: Duration.hours(1)
+    }).filter(Reaper.isReaped)
     const leftCheck: Check =
       left.length === 0
-        ? { name: "left running", status: "ok", detail: "no sandbox of effect-daytona has run for over an hour" }
+        ? { name: "left running", status: "ok", detail: "no running sandbox of effect-daytona is abandoned" }
         : {
             name: "left running",
             status: "warn",
-            detail: `${left.length} sandbox(es) of effect-daytona have run for over an hour`,
-            fix: "If no process holds them any more, stop them: effect-daytona reap --apply"
+            detail: `${left.length} running sandbox(es) of effect-daytona have had no lease renewal for over an hour`,
+            fix: "Their holders are gone: stop them with effect-daytona reap --ttl 1h --apply"
           }
     return [brokenCheck, leftCheck]
   })

@@ -137,7 +137,15 @@ const apiFailure = (error: DaytonaApiError): Failure => {
         fix: "Check your quota and resource limits in the Daytona dashboard and the snapshot; remove the broken sandbox with `effect-daytona delete --sid …`"
       }
     case "NotFound":
-      return { ...base, what, fix: "It does not exist any more: see `effect-daytona list`" }
+      return /WarmPool/.test(error.operation)
+        ? {
+            ...base,
+            what,
+            fix:
+              "No such warm pool (see `effect-daytona pool list`); when every pool call answers 404, " +
+              "the organization does not have warm pools: ask Daytona to enable them"
+          }
+        : { ...base, what, fix: "It does not exist any more: see `effect-daytona list`" }
     case "StateChangeInProgress":
       return { ...base, what, fix: "Another state change is under way: wait a few seconds and try again" }
     case "Conflict":

@@ -24,6 +24,8 @@ export interface RuntimeFlags extends Env.CommonFlags {
   readonly attach: boolean
   /** `--plugin` (repeated): the action execution server's plugins; empty = the command's default. */
   readonly plugins?: ReadonlyArray<string> | undefined
+  /** `--keep-alive`: how often the lease is renewed (a duration such as `30s`). */
+  readonly keepAlive?: Option.Option<string> | undefined
 }
 
 /**
@@ -44,6 +46,10 @@ export const withRuntime = <A, E, R>(
       const runtime = yield* acquire({
         ...options,
         ...(flags.plugins === undefined || flags.plugins.length === 0 ? {} : { plugins: flags.plugins }),
+        ...Option.match(Option.flatMap(flags.keepAlive ?? Option.none(), parseDuration), {
+          onNone: () => ({}),
+          onSome: (keepAliveInterval) => ({ keepAliveInterval })
+        }),
         sid: Option.getOrUndefined(flags.sid),
         attachToExisting: flags.attach
       })

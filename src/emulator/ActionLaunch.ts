@@ -13,12 +13,12 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, ExecutionStrategy, Option, Redacted, Ref, Scope } from "effect"
+import { Duration, Effect, Either, ExecutionStrategy, Option, Redacted, Ref, Scope } from "effect"
 import * as NodePath from "node:path"
 import * as Isolation from "./Isolation.js"
 import type { RunningActionServer } from "./ActionServerApp.js"
 import { inSandbox, serve } from "./ActionServerApp.js"
-import { launchFlags } from "./ActionServerArgs.js"
+import { parseArgs } from "./ActionServerArgs.js"
 import { HttpFailure } from "./Dto.js"
 import type { ActionServerBehaviour } from "./Dto.js"
 import type { FaultQueue } from "./Faults.js"
@@ -82,6 +82,20 @@ export const parseLaunch = (command: string): Option.Option<ActionLaunch> => {
     env: exportsBefore(command, launch.index)
   })
 }
+
+/**
+ * The `--plugins` and `--username` of a launch, as the real server reads its arguments (none and `openhands` when
+ * they cannot be read).
+ *
+ * @since 0.2.0
+ */
+export const launchFlags = (
+  launch: ActionLaunch
+): { readonly plugins: ReadonlyArray<string>; readonly username: string } =>
+  Either.match(parseArgs([String(launch.port), ...withWorkingDir(launch.arguments, launch.workingDir)]), {
+    onLeft: () => ({ plugins: [], username: "openhands" }),
+    onRight: ({ plugins, username }) => ({ plugins, username })
+  })
 
 const EXPORT = /(?:^|[;&|]\s*|\n\s*)export\s+/g
 const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s
@@ -216,9 +230,10 @@ export const launchActionServer = (
       // The server runs inside the sandbox: it sees the sandbox's paths, and reads node and its own code read-only.
       const inside = host.isolation.mode === "bubblewrap"
       const serverDir = inside ? NodePath.posix.resolve(host.isolation.home(sandbox), launch.workingDir) : workingDir
+      // The launch's own arguments (plugins, user, browser) go through; the port is the sandbox port's host port.
       const script =
         `mkdir -p ${quote(serverDir)} && exec ${quote(process.execPath)} ${quote(options.mainPath.value)}` +
-        ` --port ${hostPort} --working-dir ${quote(serverDir)}` +
+        ` --port ${hostPort} ${withWorkingDir(launch.arguments, serverDir).map(quote).join(" ")}` +
         ` --boot-delay-ms ${Duration.toMillis(behaviour.bootDelay)} --bad-gateway-burst ${behaviour.badGatewayBurst}`
       const env = commandEnv(sandbox, {
         ...launch.env,
@@ -235,7 +250,7 @@ export const launchActionServer = (
     yield* serve({
       port: hostPort,
       ...inSandbox(host.isolation, sandbox, launch.workingDir),
-      ...launchFlags((yield* Ref.get(command.state)).command),
+      ...launchFlags(launch),
       env: serverEnv,
       sessionApiKey,
       previewToken,
@@ -251,10 +266,16 @@ export const launchActionServer = (
           Effect.zipRight(appendOutput(command, "stderr", `${error.message}\n`), finish(command, 1)),
         onSuccess: (server) =>
           Effect.gen(function* () {
-            options.servers.add(server)
-            yield* Scope.addFinalizer(
-              scope,
-              Effect.sync(() => options.servers.delete(server))
+            // One step: an interruption between the two (the sandbox deleted while its server came up) would leave
+            // the server counted; on a scope closed meanwhile, the finalizer runs at once.
+            yield* Effect.uninterruptible(
+              Effect.suspend(() => {
+                options.servers.add(server)
+                return Scope.addFinalizer(
+                  scope,
+                  Effect.sync(() => options.servers.delete(server))
+                )
+              })
             )
             yield* server.awaitCrash
             options.servers.delete(server)

@@ -81,27 +81,3 @@ export const parseArgs = (argv: ReadonlyArray<string>): Either.Either<ChildArgs,
     username: Either.right(values.get("--username") ?? "openhands")
   })
 }
-
-/**
- * The `--plugins` and `--username` of a launch command line (a shell command), as the real server would read them.
- *
- * @since 0.2.0
- */
-export const launchFlags = (
-  command: string
-): { readonly plugins: ReadonlyArray<string>; readonly username: string } => {
-  const words = command.split(/\s+/).map((word) => word.replace(/^['"]|['"]$/g, ""))
-  const start = words.findIndex((word) => word.includes("openhands.runtime.action_execution_server"))
-  const plugins: Array<string> = []
-  let username = "openhands"
-  for (let i = start + 1; start >= 0 && i < words.length; i++) {
-    const word = words[i]!
-    if (/^(&&|\|\||;|\||&)$/.test(word)) break
-    if (word === "--plugins" || word.startsWith("--plugins=")) {
-      if (word.startsWith("--plugins=")) plugins.push(word.slice("--plugins=".length))
-      while (i + 1 < words.length && /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/.test(words[i + 1]!)) plugins.push(words[++i]!)
-    } else if (word === "--username" && i + 1 < words.length) username = words[++i]!
-    else if (word.startsWith("--username=")) username = word.slice("--username=".length)
-  }
-  return { plugins, username }
-}

@@ -58,6 +58,7 @@ import type { SshAccessGrant } from "./SshAccess.js"
 import * as SshServer from "./SshServer.js"
 import { makeStore } from "./Store.js"
 import { makeWarmPools } from "./WarmPools.js"
+import type { WarmPoolRequest, WarmPoolView } from "./WarmPools.js"
 import { liveGroups } from "./Toolbox.js"
 import { toolboxRouter } from "./ToolboxRoutes.js"
 
@@ -68,6 +69,7 @@ export type { RequestLogEntry } from "./Handler.js"
 export type { RateLimitsConfig, ThrottlerLimit, ThrottlerName } from "./RateLimits.js"
 export type { SocketStats } from "./SocketEvents.js"
 export type { SshAccessGrant } from "./SshAccess.js"
+export type { WarmPoolRequest, WarmPoolView } from "./WarmPools.js"
 
 /**
  * A sandbox as the control sees it.
@@ -220,6 +222,11 @@ export interface EmulatorControlService {
   readonly setRateLimits: (config: RateLimitsConfig) => Effect.Effect<void>
   /** The SSH endpoint's port on 127.0.0.1; undefined with `ssh: false`. */
   readonly sshPort: number | undefined
+  /**
+   * Creates a warm pool as `POST /api/warm-pools` does, and also with an `env` or an OS user (which Daytona's own,
+   * admin-made pools may have and the API cannot set). Fails when the organization has no warm pools.
+   */
+  readonly createWarmPool: (request: WarmPoolRequest) => Effect.Effect<WarmPoolView, EmulatorError>
   /** SSH access tokens of sandboxes, as Daytona's `ssh-access` routes manage them. */
   readonly sshAccess: {
     /** A token valid for `expiresInMinutes` (default 60); the sandbox's earlier tokens stop working. */
@@ -516,6 +523,15 @@ export const make = (
       setSshGatewayUrl: (url) => Ref.set(sshGateway, url),
       setRateLimits: rateLimits.configure,
       sshPort: boundSshPort,
+      createWarmPool: (request) =>
+        Option.match(pools, {
+          onNone: () => Effect.fail(new EmulatorError({ reason: "The emulator was made with warmPools: false" })),
+          onSome: (all) =>
+            Effect.mapError(
+              all.create(request),
+              (cause) => new EmulatorError({ reason: `The warm pool was refused: ${cause.message}`, cause })
+            )
+        }),
       sshAccess: {
         create: (idOrName, minutes) =>
           Effect.mapError(

@@ -251,7 +251,11 @@ export const makeStore = (options: StoreOptions): Effect.Effect<Store, never, Sc
           return Option.getOrElse(Option.fromNullable(records.get(id)), () => record)
         }
         yield* lifecycle.startCreated(id)
-        return yield* awaitStarted(id, options.startWait ?? "30 seconds")
+        yield* awaitStarted(id, options.startWait ?? "30 seconds")
+        // Daytona's controller waits (at most 30 s, failing when the sandbox lands in an error state), then answers
+        // with the DTO it made at the insert — `unknown` shown as `creating` — not with the started sandbox: only a
+        // warm-pool claim is answered `started` (`sandbox.controller.ts` `createSandbox`).
+        return { ...record, state: "creating" }
       })
 
     const touch = (id: string) =>

@@ -35,6 +35,7 @@ import type { DaytonaClientService, Sandbox } from "../services/DaytonaClient.js
 import { DaytonaConfig } from "../services/DaytonaConfig.js"
 import { fromSdkError, sanitizeDefect } from "./SdkErrors.js"
 import { toSshAccess, toSshValidation } from "./SshAccessRecords.js"
+import { claimedFromAnswer, toWarmPool, watchCreateAnswers } from "./WarmPoolRecords.js"
 
 /**
  * The time limits of the live client.
@@ -152,6 +153,12 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
       )
   )
 
+  // What Daytona answered each create with: `started` only for a warm-pool claim (see WarmPoolRecords).
+  const createAnswers = watchCreateAnswers(daytona)
+  if (!createAnswers.watching) {
+    yield* Effect.logDebug("the SDK's create answers cannot be read: whether a create was claimed stays unknown")
+  }
+
   const cache = new Map<string, Sdk.Sandbox>()
   const remember = (sandbox: Sdk.Sandbox): Sdk.Sandbox => {
     if (typeof sandbox.id !== "string") throw new TypeError("the sandbox in Daytona's answer has no id")
@@ -268,7 +275,10 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
             },
             { timeout: seconds(timeout) }
           )
-          return toRecord(remember(sandbox))
+          const claimed = claimedFromAnswer(createAnswers.take(sandbox.id))
+          return claimed === undefined
+            ? toRecord(remember(sandbox))
+            : { ...toRecord(remember(sandbox)), claimedFromWarmPool: claimed }
         },
         false
       )
@@ -430,7 +440,32 @@ export const make: Effect.Effect<DaytonaClientService, never, DaytonaConfig | Sc
         async () => toSshValidation(await (await sandboxFor(id)).validateSshAccess(Redacted.value(token))),
         true,
         [Redacted.value(token)]
-      )
+      ),
+
+    listWarmPools: call("listWarmPools", undefined, Timeouts.request, async () =>
+      (await daytona.warmPool.list()).map(toWarmPool)
+    ),
+
+    createWarmPool: (params) =>
+      call("createWarmPool", undefined, Timeouts.request, async () =>
+        toWarmPool(
+          await daytona.warmPool.create({
+            snapshot: params.snapshot,
+            pool: params.pool,
+            ...(params.target === undefined ? {} : { target: params.target })
+          })
+        )
+      ),
+
+    updateWarmPool: (id, pool) =>
+      call("updateWarmPool", undefined, Timeouts.request, async () =>
+        toWarmPool(await daytona.warmPool.update(id, { pool }))
+      ),
+
+    deleteWarmPool: (id) =>
+      call("deleteWarmPool", undefined, Timeouts.request, async () => {
+        await daytona.warmPool.delete(id)
+      })
   })
 })
 

@@ -13,7 +13,7 @@
  * delete included) fails with `StateChangeInProgress` (409, "Sandbox state change in progress"); a stop of an
  * errored sandbox, or of one not started, with `Invalid` (400, Daytona's texts). Every call is recorded, then consumes a
  * failure queued by `failNext` (before touching any state), and is retried by `Retry.rateLimited`. SSH access works as
- * on Daytona (`DaytonaClientMemorySsh.ts`).
+ * on Daytona (`DaytonaClientMemorySsh.ts`), warm pools too (`DaytonaClientMemoryWarmPools.ts`).
  *
  * Unlike the real API, a sandbox put in place with `seed` or `setState` stays in its state until
  * something moves it; `stickState` makes a timed transitional state.
@@ -26,6 +26,7 @@ import { AmbiguousSandbox, DaytonaApiError, DaytonaClient, SID_LABEL } from "../
 import type { DaytonaClientService } from "../services/DaytonaClient.js"
 import { isFailed, makeStore, SETTLES_TO, TRANSITIONAL, Waits } from "./DaytonaClientMemoryStore.js"
 import { makeSshAccess } from "./DaytonaClientMemorySsh.js"
+import { makeWarmPools } from "./DaytonaClientMemoryWarmPools.js"
 import type { ClientMethod, Entry, MemoryControl } from "./DaytonaClientMemoryStore.js"
 
 /**
@@ -156,6 +157,8 @@ export const make = (
         return waitStarted(method, e.id)
       })
 
+    const warmPools = makeWarmPools(store, op)
+
     const client: DaytonaClientService = {
       list: (labels) => op("list", undefined, matching(labels)),
 
@@ -197,15 +200,19 @@ export const make = (
             )
             const stick = store.state.nextCreateStick
             store.state.nextCreateStick = undefined
-            if (stick === undefined) {
-              entry.pending = { state: "started", at: t + ms("create") }
-            } else {
+            const claimed = stick === undefined && warmPools.serves(params.snapshot, params.envVars)
+            if (claimed) entry.state = "started"
+            else if (stick === undefined) entry.pending = { state: "started", at: t + ms("create") }
+            else {
               entry.state = stick.state
               entry.pending = { state: SETTLES_TO[stick.state] ?? "started", at: t + stick.ms }
             }
             const allocated = store.allocateFailures.shift()
             if (allocated !== undefined) return yield* Effect.fail(allocated)
-            return yield* waitStarted("create", id, params.timeout ?? Waits.bound)
+            return {
+              ...(yield* waitStarted("create", id, params.timeout ?? Waits.bound)),
+              claimedFromWarmPool: claimed
+            }
           })
         ),
 
@@ -381,7 +388,8 @@ export const make = (
           })
         ),
 
-      ...makeSshAccess(store, op)
+      ...makeSshAccess(store, op),
+      ...warmPools.methods
     }
 
     return { client, control: store.control }

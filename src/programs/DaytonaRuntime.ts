@@ -6,23 +6,25 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Exit, ExecutionStrategy, Fiber, Metric, Option, Ref, Scope } from "effect"
-import { ActionServer } from "../services/ActionServer.js"
-import { DaytonaClient } from "../services/DaytonaClient.js"
+import { Cause, Effect, Exit, ExecutionStrategy, Fiber, Layer, Metric, Option, Ref, Scope } from "effect"
+import { ActionServer, type Endpoint } from "../services/ActionServer.js"
+import { DaytonaClient, type Sandbox } from "../services/DaytonaClient.js"
 import { DaytonaConfig } from "../services/DaytonaConfig.js"
 import { RuntimeEvent, RuntimeEvents, type RuntimeStatus } from "../services/RuntimeEvents.js"
 import * as Coordinator from "./Coordinator.js"
 import { ActionFailed, type ConnectError } from "./Errors.js"
 import * as Handle from "./Handle.js"
-import type { DaytonaRuntimeHandle } from "./Handle.js"
+import type { DaytonaRuntimeHandle, HandleError } from "./Handle.js"
 import * as Lifecycle from "./Lifecycle.js"
 import * as Metrics from "./Metrics.js"
 import { resolve, type RuntimeOptions } from "./Options.js"
 import * as Setup from "./Setup.js"
+import * as Shared from "./SharedRuntimes.js"
+import { SharedRuntimes } from "./SharedRuntimes.js"
 
 export type { RuntimeOptions, ServerLauncher } from "./Options.js"
 export { RunResult, type RunOptions, type RunResultCommon } from "./Commands.js"
-export type { ActionEvent, DaytonaRuntimeHandle, ObservationEvent } from "./Handle.js"
+export type { ActionEvent, DaytonaRuntimeHandle, ObservationEvent, RuntimeOrigin } from "./Handle.js"
 
 /**
  * What `acquire` needs.
@@ -41,6 +43,52 @@ export type RuntimeRequirements = DaytonaClient | ActionServer | RuntimeEvents |
 export const acquire = (
   options: RuntimeOptions = {}
 ): Effect.Effect<DaytonaRuntimeHandle, ConnectError, RuntimeRequirements | Scope.Scope> =>
+  Effect.gen(function* () {
+    const shared = yield* Effect.serviceOption(SharedRuntimes)
+    if (Option.isSome(shared)) {
+      const resolved = yield* resolve(options, yield* DaytonaConfig)
+      if (resolved.share) return yield* shared.value.get(options, resolved)
+    }
+    return (yield* connectRuntime(options)).handle
+  })
+
+/**
+ * The shared runtimes of the layer: acquires of one SID with `share` (the default when attaching) get one runtime.
+ *
+ * @since 0.2.0
+ */
+export const layerShared: Layer.Layer<SharedRuntimes, never, RuntimeRequirements> = Layer.scoped(
+  SharedRuntimes,
+  Shared.make((options: RuntimeOptions) => Effect.map(connectRuntime(options), (connected) => connected.handle))
+)
+
+/**
+ * A runtime as `acquire` makes it: its handle, and what a runtime pool needs to hand it over to another owner later
+ * (another SID, another close policy).
+ *
+ * @since 0.2.0
+ */
+export interface Connected {
+  readonly handle: DaytonaRuntimeHandle
+  /** The runtime's current context: its close, its last event and its lease renewals act under it. */
+  readonly identity: Ref.Ref<Lifecycle.Ctx>
+  /** The runtime's own scope: closing it closes the sandbox by the policy of `identity`. */
+  readonly scope: Scope.CloseableScope
+  /** The fiber renewing the lease (replaced when the runtime changes hands). */
+  readonly renewal: Ref.Ref<Fiber.RuntimeFiber<void>>
+  /** The sandbox once started (its labels and visibility). */
+  readonly sandbox: Sandbox
+  readonly endpoint: Endpoint
+}
+
+/**
+ * `acquire`, keeping what a runtime pool needs (see {@link Connected}).
+ *
+ * @since 0.2.0
+ */
+export const connectRuntime = (
+  options: RuntimeOptions = {}
+): Effect.Effect<Connected, ConnectError, RuntimeRequirements | Scope.Scope> =>
   Effect.gen(function* () {
     const config = yield* DaytonaConfig
     const resolved = yield* resolve(options, config)
@@ -65,8 +113,9 @@ export const acquire = (
     }
     // The runtime's own scope: closed at once when acquiring fails, else with the caller's scope.
     const scope = yield* Scope.fork(yield* Scope.Scope, ExecutionStrategy.sequential)
+    const identity = yield* Ref.make(ctx)
     // A failed connect closes what it obtained while still holding the SID's lock.
-    const connected = connect(ctx, scope).pipe(
+    const connected = connect(ctx, identity, scope).pipe(
       Effect.onExit((exit) =>
         Exit.isSuccess(exit)
           ? Metric.increment(Metric.tagged(Metrics.connects, "outcome", "ready"))
@@ -89,7 +138,11 @@ const errorText = (cause: Cause.Cause<unknown>): string =>
     onSome: (error) => (error instanceof Error ? error.message : String(error))
   })
 
-const connect = (ctx: Lifecycle.Ctx, scope: Scope.CloseableScope) =>
+const connect = (
+  ctx: Lifecycle.Ctx,
+  identity: Ref.Ref<Lifecycle.Ctx>,
+  scope: Scope.CloseableScope
+): Effect.Effect<Connected, ConnectError> =>
   Effect.gen(function* () {
     const { options } = ctx
     yield* Effect.annotateLogsScoped({ sid: options.sid })
@@ -103,8 +156,9 @@ const connect = (ctx: Lifecycle.Ctx, scope: Scope.CloseableScope) =>
       scope,
       Effect.gen(function* () {
         const last = yield* Ref.get(outcome)
-        yield* Lifecycle.setStatus(ctx, "STOPPED")
-        yield* Lifecycle.emit(ctx, (stamp) =>
+        const current = yield* Ref.get(identity)
+        yield* Lifecycle.setStatus(current, "STOPPED")
+        yield* Lifecycle.emit(current, (stamp) =>
           RuntimeEvent.Closed({
             ...stamp,
             ...(last.sandboxId === undefined ? {} : { sandboxId: last.sandboxId }),
@@ -120,7 +174,7 @@ const connect = (ctx: Lifecycle.Ctx, scope: Scope.CloseableScope) =>
     // while it runs (Ctrl-C during the close) would otherwise reach its interruptible, time-boxed work
     // and abort it, leaving the sandbox running. Only the time box ends it early.
     const release = (obtained: Lifecycle.Obtained) =>
-      closeHeld(ctx, obtained.sandbox.id).pipe(
+      Effect.flatMap(Ref.get(identity), (current) => closeHeld(current, obtained.sandbox.id)).pipe(
         Effect.timeoutTo({
           duration: Lifecycle.CLOSE_TIMEOUT,
           onSuccess: (closed) => closed,
@@ -147,7 +201,8 @@ const connect = (ctx: Lifecycle.Ctx, scope: Scope.CloseableScope) =>
     yield* Lifecycle.setStatus(ctx, "STARTING_RUNTIME", "waiting for the action execution server")
     yield* Lifecycle.waitUntilAlive(ctx, sandboxId, endpoint, cmdId)
 
-    const handle = yield* Handle.make(ctx, settled.sandbox.public, sandboxId, endpoint)
+    const origin = Handle.originOf(obtained.created, obtained.sandbox.claimedFromWarmPool)
+    const handle = yield* Handle.make(ctx, settled.sandbox.public, sandboxId, endpoint, origin)
     if (settled.startServer) {
       // The server is fresh: set its shell up as OpenHands' runtime does, then the caller's commands.
       yield* Effect.gen(function* () {
@@ -161,11 +216,11 @@ const connect = (ctx: Lifecycle.Ctx, scope: Scope.CloseableScope) =>
     }
 
     // Renew the lease (and keep auto-stop from firing under a long agent turn) for as long as the runtime is held.
-    yield* Effect.forkIn(Lifecycle.keepAlive(ctx, sandboxId), scope)
+    const renewal = yield* Ref.make(yield* Effect.forkIn(Lifecycle.keepAlive(ctx, sandboxId), scope))
 
     yield* Lifecycle.setStatus(ctx, "READY")
     yield* Lifecycle.emit(ctx, (stamp) => RuntimeEvent.Ready({ ...stamp, sandboxId, url: endpoint.url }))
-    return handle
+    return { handle, identity, scope, renewal, sandbox: settled.sandbox, endpoint } satisfies Connected
   }).pipe(Effect.provideService(Scope.Scope, scope))
 
 /**
@@ -184,8 +239,16 @@ const closeHeld = (ctx: Lifecycle.Ctx, sandboxId: string): Effect.Effect<Lifecyc
         )
   )
 
-/** An initial command must complete: one still running would leave every later command not executed. */
-const initialCommand = (handle: DaytonaRuntimeHandle, command: string) =>
+/**
+ * Runs an initial command through the handle; it must complete: one still running would leave every later command
+ * not executed.
+ *
+ * @since 0.2.0
+ */
+export const initialCommand = (
+  handle: DaytonaRuntimeHandle,
+  command: string
+): Effect.Effect<void, HandleError | ActionFailed> =>
   Effect.flatMap(handle.run(command), (result) =>
     result._tag === "Completed"
       ? Effect.void

@@ -76,6 +76,7 @@ export class ActionFailed extends Data.TaggedError("ActionFailed")<{
  * @since 0.1.0
  */
 export type ConnectError =
+  | SharedRuntimeConflict
   | LeaseHeld
   | InvalidRuntimeOptions
   | DaytonaApiError
@@ -103,6 +104,26 @@ export class RuntimeFenced extends Data.TaggedError("RuntimeFenced")<{
     return (
       `Sandbox ${this.sandboxId} was taken over by ${this.holder} (lease generation ${this.generation}): this runtime ` +
       "no longer acts on it; acquire it again (attachToExisting) to work with it"
+    )
+  }
+}
+
+/**
+ * The SID's runtime is already shared in this process under other options: sharing would hand this caller a runtime
+ * that is not the one it asked for.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class SharedRuntimeConflict extends Data.TaggedError("SharedRuntimeConflict")<{
+  readonly sid: string
+  /** The first option that differs. */
+  readonly option: string
+}> {
+  override get message(): string {
+    return (
+      `The runtime of SID ${this.sid} is already held in this process with another ${this.option}: ` +
+      "acquire it with the same options to share it, use another SID, or pass share: false"
     )
   }
 }

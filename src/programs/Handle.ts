@@ -37,6 +37,39 @@ export interface ObservationEvent {
 }
 
 /**
+ * Where a runtime's sandbox came from.
+ *
+ * @since 0.2.0
+ */
+export interface RuntimeOrigin {
+  /**
+   * `warm-pool`: created for this runtime and served by Daytona from one of its warm pools (Daytona answered the create
+   * with the sandbox already started, which it does only for a warm-pool claim); `cold`: created, a fresh sandbox;
+   * `created`: created, but the client could not see Daytona's answer (see `Sandbox.claimedFromWarmPool`);
+   * `attached`: the SID's existing sandbox.
+   */
+  readonly sandbox: "warm-pool" | "cold" | "created" | "attached"
+  /** Handed out ready by a runtime pool (`DaytonaRuntime.pool`): made before the acquire, not for it. */
+  readonly runtimePool: boolean
+}
+
+/**
+ * The origin of a sandbox obtained by create (from what the create's record says) or by attach.
+ *
+ * @since 0.2.0
+ */
+export const originOf = (created: boolean, claimedFromWarmPool: boolean | undefined): RuntimeOrigin => ({
+  sandbox: !created
+    ? "attached"
+    : claimedFromWarmPool === undefined
+      ? "created"
+      : claimedFromWarmPool
+        ? "warm-pool"
+        : "cold",
+  runtimePool: false
+})
+
+/**
  * The runtime handle, valid while its scope is open.
  *
  * @since 0.1.0
@@ -44,6 +77,8 @@ export interface ObservationEvent {
 export interface DaytonaRuntimeHandle {
   readonly sid: string
   readonly sandboxId: string
+  /** Where the sandbox came from: a Daytona warm pool, a fresh create, an attach; through a runtime pool or not. */
+  readonly origin: RuntimeOrigin
   /** The action server's base URL (the preview link of the sandbox port). */
   readonly actionServerUrl: string
   /** Whether the sandbox's previews are public (no token needed). */
@@ -122,7 +157,13 @@ export const toRunResult = (observation: Observation): Effect.Effect<RunResult, 
  *
  * @since 0.1.0
  */
-export const make = (ctx: Lifecycle.Ctx, isPublic: boolean, sandboxId: string, endpoint: Endpoint) =>
+export const make = (
+  ctx: Lifecycle.Ctx,
+  isPublic: boolean,
+  sandboxId: string,
+  endpoint: Endpoint,
+  origin: RuntimeOrigin = { sandbox: "created", runtimePool: false }
+) =>
   Effect.gen(function* () {
     const { client, server, options } = ctx
     const oneAtATime = yield* Effect.makeSemaphore(1)
@@ -186,6 +227,7 @@ export const make = (ctx: Lifecycle.Ctx, isPublic: boolean, sandboxId: string, e
     return {
       sid: options.sid,
       sandboxId,
+      origin,
       actionServerUrl: endpoint.url,
       public: isPublic,
       status: Ref.get(ctx.status),

@@ -162,7 +162,17 @@ const create = (ctx: Ctx): Effect.Effect<Obtained, DaytonaApiError | AmbiguousSa
       autoStopInterval: config.autoStopIntervalMinutes
     })
     yield* Ref.update(ctx.lease, (hold) => ({ ...hold, generation: 1, shared: false }))
-    yield* emit(ctx, (stamp) => RuntimeEvent.SandboxCreated({ ...stamp, sandboxId: sandbox.id }))
+    const warmPool = sandbox.claimedFromWarmPool
+    yield* Metric.increment(
+      Metric.tagged(
+        Metrics.sandboxCreates,
+        "source",
+        warmPool === undefined ? "unknown" : warmPool ? "warm-pool" : "cold"
+      )
+    )
+    yield* emit(ctx, (stamp) =>
+      RuntimeEvent.SandboxCreated({ ...stamp, sandboxId: sandbox.id, ...(warmPool === undefined ? {} : { warmPool }) })
+    )
     return { sandbox, created: true, sessionApiKey: yield* SessionKey.derive(config.apiKey, sandbox.id) }
   }).pipe(
     Effect.catchIf(
@@ -532,10 +542,16 @@ const renew = (ctx: Ctx, sandboxId: string): Effect.Effect<boolean, DaytonaApiEr
     const holder = hold.shared
       ? Option.match(current, { onNone: () => hold.holder, onSome: (l) => l.holder })
       : hold.holder
-    yield* client.setLabels(sandboxId, {
-      ...sandbox.labels,
-      ...Lease.labels(Lease.renewed(holder, hold.generation, now, options.leaseTimeout))
-    })
+    // The labels are written only when the lease would otherwise run short before the tick after next: with the
+    // default timeout of three intervals, every other tick. The read above is what fencing needs on every tick.
+    const interval = Duration.toMillis(options.keepAliveInterval)
+    const lasting = Option.match(current, { onNone: () => 0, onSome: (lease) => lease.expires.getTime() - now })
+    if (lasting <= interval * 1.5) {
+      yield* client.setLabels(sandboxId, {
+        ...sandbox.labels,
+        ...Lease.labels(Lease.renewed(holder, hold.generation, now, options.leaseTimeout))
+      })
+    }
     const autoStops = Option.getOrElse(sandbox.autoStopInterval, () => ctx.config.autoStopIntervalMinutes) > 0
     const quietFor = Option.match(sandbox.lastActivityAt, {
       onNone: () => Infinity,

@@ -65,3 +65,34 @@ export const actionErrors = Metric.counter("effect_daytona_action_errors_total",
 export const cleanupFailures = Metric.counter("effect_daytona_cleanup_failures_total", {
   description: "Sandboxes that close could not stop or delete"
 })
+
+/**
+ * Sandboxes created, tagged `source` = `warm-pool` (Daytona served the create from a warm pool) | `cold` (a fresh
+ * sandbox) | `unknown` (the client could not tell).
+ *
+ * @since 0.2.0
+ */
+export const sandboxCreates = Metric.counter("effect_daytona_sandbox_creates_total", {
+  description: "Sandboxes created, by whether Daytona served them from a warm pool"
+})
+
+/**
+ * Runtimes handed out by a runtime pool (`DaytonaRuntime.pool`), tagged `outcome` = `ready` (a pooled runtime) |
+ * `discarded` (a pooled runtime that failed its liveness check, replaced).
+ *
+ * @since 0.2.0
+ */
+export const poolHandOuts = Metric.counter("effect_daytona_pool_hand_outs_total", {
+  description: "Runtimes handed out by runtime pools, and pooled runtimes discarded at hand-out"
+})
+
+/**
+ * How long a runtime pool's `acquire` took, in ms (waiting for a ready runtime included).
+ *
+ * @since 0.2.0
+ */
+export const poolAcquireDuration = Metric.histogram(
+  "effect_daytona_pool_acquire_ms",
+  MetricBoundaries.exponential({ start: 0.5, factor: 2, count: 20 }),
+  "Duration of a runtime pool's acquire in milliseconds"
+)

@@ -93,6 +93,16 @@ export interface RuntimeOptions {
   readonly holder?: string | undefined
   /** How long a signed VSCode URL of a private sandbox stays valid (default 1 hour). */
   readonly vscodeUrlTtl?: Duration.DurationInput | undefined
+  /**
+   * Share the runtime with the other acquires of the same SID in this process (default: `attachToExisting`): while
+   * one holds it, another gets the same handle — the same sandbox, actions still one at a time — and the sandbox is
+   * closed (by `onClose`) once the last of them releases it, after `shareIdleTime`. Their options must be the same
+   * (else `SharedRuntimeConflict`). Needs the `SharedRuntimes` service, which `DaytonaRuntime.layer` provides;
+   * without it every acquire has its own runtime.
+   */
+  readonly share?: boolean | undefined
+  /** How long a shared runtime outlives its last user, so a user coming back soon finds it ready (default 0). */
+  readonly shareIdleTime?: Duration.DurationInput | undefined
 }
 
 /**
@@ -123,6 +133,8 @@ export interface ResolvedOptions {
   readonly onLiveLease: LiveLeasePolicy
   readonly holder: string
   readonly vscodeUrlTtl: Duration.Duration
+  readonly share: boolean
+  readonly shareIdleTime: Duration.Duration
 }
 
 /**
@@ -215,6 +227,8 @@ export const resolve = (
     }
     const vscodeUrlTtl = Duration.decode(options.vscodeUrlTtl ?? Duration.hours(1))
     if (Duration.lessThan(vscodeUrlTtl, Duration.minutes(1))) return fail("vscodeUrlTtl", "must be at least 1 minute")
+    const shareIdleTime = Duration.decode(options.shareIdleTime ?? Duration.zero)
+    if (!Duration.isFinite(shareIdleTime)) return fail("shareIdleTime", "must be a finite duration")
     return Effect.succeed({
       sid,
       attachToExisting: options.attachToExisting ?? false,
@@ -237,7 +251,9 @@ export const resolve = (
       leaseTimeout,
       onLiveLease,
       holder,
-      vscodeUrlTtl
+      vscodeUrlTtl,
+      share: options.share ?? options.attachToExisting ?? false,
+      shareIdleTime
     })
   })
 

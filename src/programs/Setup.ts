@@ -96,11 +96,7 @@ export const setupShell = <E>(
 ): Effect.Effect<void, E | ActionFailed> =>
   Effect.gen(function* () {
     yield* step(run, "removing SESSION_API_KEY from the shell", hideSessionKeyCommand)
-    const variables = exportedVariables(options.envVars)
-    if (variables.length > 0) {
-      yield* step(run, "exporting the environment variables", exportCommand(variables))
-      yield* step(run, "adding the environment variables to ~/.bashrc", bashrcCommand(variables))
-    }
+    yield* setupVariables(options.envVars, run)
     yield* step(run, "git config", gitCommand(options.gitUserName, options.gitUserEmail)).pipe(
       Effect.catchIf(
         (error): error is ActionFailed => error instanceof ActionFailed,
@@ -108,6 +104,23 @@ export const setupShell = <E>(
       )
     )
   }).pipe(Effect.withSpan("DaytonaRuntime.setupShell"))
+
+/**
+ * Exports variables into the server's shell and `~/.bashrc`, as OpenHands does (names in upper case, the session key
+ * never); nothing for none.
+ *
+ * @since 0.2.0
+ */
+export const setupVariables = <E>(
+  envVars: Readonly<Record<string, string>>,
+  run: (command: string) => Effect.Effect<RunResult, E>
+): Effect.Effect<void, E | ActionFailed> =>
+  Effect.gen(function* () {
+    const variables = exportedVariables(envVars)
+    if (variables.length === 0) return
+    yield* step(run, "exporting the environment variables", exportCommand(variables))
+    yield* step(run, "adding the environment variables to ~/.bashrc", bashrcCommand(variables))
+  })
 
 /**
  * A hidden, non-blocking 120 s `run` (what OpenHands' `Runtime.run` sends for a setup command).

@@ -70,6 +70,57 @@ export interface Sandbox {
   readonly lastActivityAt: Option.Option<Date>
   /** What the sandbox was given (vCPUs, GiB of memory and of disk), when the API said: what it costs. */
   readonly resources?: SandboxResources | undefined
+  /**
+   * Only on the record `create` returns: whether Daytona served the create from a warm pool. `true` when Daytona
+   * answered the create request with the sandbox already `started` — which its API does only for a warm-pool claim
+   * (a fresh sandbox is answered with the record made at its insert, `creating`, even after the API's own wait);
+   * `false` when it answered otherwise; absent when the client could not see the answer (a create retried after a
+   * 429 that adopted the sandbox, a client without the hook). See {@link WarmPool}.
+   */
+  readonly claimedFromWarmPool?: boolean | undefined
+}
+
+/**
+ * A Daytona warm pool (SDK `daytona.warmPool`, `GET/POST/PATCH/DELETE /warm-pools`): `pool` started sandboxes of one
+ * snapshot in one region, kept ready by Daytona. A create is served from it (claimed) only when it uses that snapshot
+ * and region with the snapshot's default resources, the pool's OS user, the pool's env (`{}`: no custom env vars) and
+ * no volumes, secrets or linked sandbox; `currentSize` is how many are ready now.
+ *
+ * @since 0.2.0
+ */
+export interface WarmPool {
+  readonly id: string
+  readonly organizationId: string
+  readonly snapshot: string
+  readonly target: string
+  /** The desired number of ready sandboxes. */
+  readonly pool: number
+  /** The number of ready sandboxes now. */
+  readonly currentSize: number
+  readonly cpu: number
+  readonly memoryGiB: number
+  readonly diskGiB: number
+  readonly osUser: string
+  /** The env every pooled sandbox has (and a create must carry to be served); values `Redacted`. */
+  readonly env: Readonly<Record<string, Redacted.Redacted<string>>>
+  /** Why the pool cannot be filled, when Daytona says. */
+  readonly errorReason: Option.Option<string>
+  readonly createdAt: Option.Option<Date>
+  readonly updatedAt: Option.Option<Date>
+}
+
+/**
+ * What a warm pool is created with.
+ *
+ * @since 0.2.0
+ */
+export interface CreateWarmPoolParams {
+  /** The snapshot (id or name) to keep warm sandboxes of. */
+  readonly snapshot: string
+  /** How many ready sandboxes to keep (at least 1; capped by the organization's quota). */
+  readonly pool: number
+  /** The region; the organization's default region when absent. */
+  readonly target?: string | undefined
 }
 
 /**
@@ -343,6 +394,17 @@ export interface DaytonaClientService {
     id: string,
     token: Redacted.Redacted<string>
   ) => Effect.Effect<SshAccessValidation, DaytonaApiError>
+  /**
+   * The organization's warm pools. An organization without the feature answers 404 (`NotFound`) to every warm-pool
+   * call.
+   */
+  readonly listWarmPools: Effect.Effect<ReadonlyArray<WarmPool>, DaytonaApiError>
+  /** Creates a warm pool; `Conflict` when the snapshot already has one in that region. */
+  readonly createWarmPool: (params: CreateWarmPoolParams) => Effect.Effect<WarmPool, DaytonaApiError>
+  /** Sets a warm pool's desired size (`0` drains it). */
+  readonly updateWarmPool: (id: string, pool: number) => Effect.Effect<WarmPool, DaytonaApiError>
+  /** Deletes a warm pool (and its ready sandboxes). */
+  readonly deleteWarmPool: (id: string) => Effect.Effect<void, DaytonaApiError>
 }
 
 /**

@@ -44,7 +44,12 @@ export type CloseAction =
  */
 export type RuntimeEvent = Data.TaggedEnum<{
   StatusChanged: { readonly sid: string; readonly at: number; readonly status: RuntimeStatus; readonly detail?: string }
-  SandboxCreated: { readonly sid: string; readonly at: number; readonly sandboxId: string }
+  /**
+   * `warmPool`: whether Daytona served the create from one of its warm pools — `true` when it answered the create with
+   * the sandbox already started (which it does only for a warm-pool claim), `false` when it made a fresh sandbox,
+   * absent when the client could not tell (see `Sandbox.claimedFromWarmPool`).
+   */
+  SandboxCreated: { readonly sid: string; readonly at: number; readonly sandboxId: string; readonly warmPool?: boolean }
   SandboxAttached: { readonly sid: string; readonly at: number; readonly sandboxId: string; readonly state: string }
   SandboxStarted: { readonly sid: string; readonly at: number; readonly sandboxId: string }
   ServerStarting: { readonly sid: string; readonly at: number; readonly sandboxId: string }
@@ -115,7 +120,8 @@ export class RuntimeEvents extends Context.Tag("effect-daytona/RuntimeEvents")<R
  */
 export const describeEvent: (event: RuntimeEvent) => string = RuntimeEvent.$match({
   StatusChanged: (e) => `status ${e.status}${e.detail === undefined ? "" : `: ${e.detail}`}`,
-  SandboxCreated: (e) => `sandbox ${e.sandboxId} created`,
+  SandboxCreated: (e) =>
+    `sandbox ${e.sandboxId} created${e.warmPool === undefined ? "" : e.warmPool ? " (from a Daytona warm pool)" : " (cold)"}`,
   SandboxAttached: (e) => `attached to sandbox ${e.sandboxId} (${e.state})`,
   SandboxStarted: (e) => `sandbox ${e.sandboxId} started`,
   ServerStarting: (e) => `starting the action execution server in ${e.sandboxId}`,

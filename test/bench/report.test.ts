@@ -53,6 +53,20 @@ const results: Results = {
   readiness_lag_ms: { runs: 1, p50: 1200, max: 1300, min: 10, boot_delay_ms: { min: 0, max: 1 }, connect_p50_ms: 5 }
 }
 
+const warmPool = {
+  boot_delay_ms: 3000,
+  create_latency_ms: 400,
+  pool_runs: 10,
+  cold_runs: 3,
+  pool_p50_ms: 8.5,
+  pool_p99_ms: 31.2,
+  cold_p50_ms: 3480,
+  claimed_p50_ms: 3050,
+  unclaimed_p50_ms: 3470,
+  claimed_seen: 3,
+  unclaimed_seen: 3
+}
+
 describe("bench statistics", () => {
   it("quantile is the nearest rank and median averages the middle pair", () => {
     const samples = [5, 1, 4, 2, 3]
@@ -83,6 +97,27 @@ describe("bench goals and tables", () => {
     assert.include(text, "### 2. Lifecycle")
     assert.include(text, "### 5. Readiness lag")
     assert.notInclude(text, "### 3. Fleet")
+  })
+
+  it("judges the runtime pool's hand-out against 20 ms and renders the instant-runtimes table", () => {
+    const withPool: Results = { ...results, warm_pool: warmPool }
+    const judged = goals(withPool).find((goal) => goal.goal === "acquire from the runtime pool p50")
+    assert.deepStrictEqual(judged, {
+      goal: "acquire from the runtime pool p50",
+      target: "≤ 20 ms",
+      measured: "8.5 ms",
+      met: true
+    })
+    assert.isFalse(
+      goals({ ...results, warm_pool: { ...warmPool, pool_p50_ms: 21 } }).find((goal) => goal.goal.includes("pool"))!.met
+    )
+    const text = tables(withPool)
+    assert.include(text, "### 6. Instant runtimes (action server boot 3000 ms, sandbox create 400 ms")
+    assert.include(text, "| from our runtime pool (`DaytonaRuntime.pool`) | 8.5 | 31.2 | a ready runtime |")
+    assert.include(text, "| cold (`acquire`, no warm pool) | 3480 |")
+    assert.include(text, "| cold, a Daytona warm pool that matches | 3050 |  | claimed: no create wait (3/3 reported")
+    assert.include(text, "| cold, a Daytona warm pool that does not (another env) | 3470 |")
+    assert.notInclude(tables(results), "### 6. Instant runtimes")
   })
 
   it("replaces only the generated block of the document, and appends one when it is missing", () => {

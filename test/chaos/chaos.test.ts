@@ -1,6 +1,6 @@
 /**
  * A reduced, seeded chaos run inside the test suite: randomized faults and interruptions against
- * embedded emulators, and afterwards no sandbox running against its close policy, no process left, no
+ * embedded emulators (some trials take their runtime from a runtime pool), and afterwards no sandbox running against its close policy, no process left, no
  * defect, and every runtime's events ending with Closed. `npm run chaos` runs the full version.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -20,6 +20,11 @@ describe("chaos", () => {
     // Every fault kind shows up in a few hundred trials.
     const kinds = new Set(Array.from({ length: 300 }, (_, i) => planTrial("s", i).faults.map((f) => f.kind)).flat())
     assert.strictEqual(kinds.size, 11)
+    // Some trials take their runtime from a runtime pool, some of them interrupted; never an attaching one.
+    const pooled = Array.from({ length: 300 }, (_, i) => planTrial("s", i)).filter((p) => p.poolSize !== undefined)
+    assert.isAbove(pooled.length, 30)
+    assert.isAbove(pooled.filter((p) => p.interruptAt !== undefined).length, 5)
+    assert.isTrue(pooled.every((p) => !p.attach && (p.poolSize === 1 || p.poolSize === 2)))
   })
 
   it.live(

@@ -53,7 +53,7 @@ describe.concurrent("errors", () => {
   })
 
   it("bad usage exits 2", async () => {
-    const result = await runCli(["reap", "--older-than", "soon"], cleanEnv())
+    const result = await runCli(["reap", "--ttl", "soon"], cleanEnv())
     assert.strictEqual(result.code, 2)
     assert.match(result.stderr, /not a duration/)
   })

@@ -63,6 +63,31 @@ describe("exec", () => {
     assert.isBelow(Date.now() - closedAt, 1_500, "exit right after the close")
   })
 
+  it("a second process attaches to the sandbox a first one created, and talks to the server it started", async () => {
+    // The sandbox is created without env vars; the second process derives the session key from the API key.
+    const first = await runCli(
+      ["exec", "--sid", "two-processes", "--attach", "--", "sh", "-c", "echo from-the-first > /workspace/first.txt"],
+      emulator.env()
+    )
+    assert.strictEqual(first.code, 0, first.stderr)
+    assert.match(first.stderr, /starting the action execution server/)
+    assert.match(first.stderr, /closed sandbox \S+: kept/)
+    const second = await runCli(
+      ["exec", "--sid", "two-processes", "--attach", "--", "cat", "/workspace/first.txt"],
+      emulator.env()
+    )
+    assert.strictEqual(second.code, 0, second.stderr)
+    assert.strictEqual(second.stdout, "from-the-first\n")
+    assert.match(second.stderr, /attached to sandbox/)
+    assert.notMatch(second.stderr, /starting the action execution server/, "the first process's server answered")
+    const [sandbox, ...others] = (await emulator.sandboxes()).filter((s) => s.labels.OpenHands_SID === "two-processes")
+    assert.isDefined(sandbox)
+    assert.lengthOf(others, 0, "one sandbox")
+    for (const output of [first, second]) {
+      assert.notInclude(output.stdout + output.stderr, sessionKeyOf(emulator.apiKey, sandbox!.id))
+    }
+  })
+
   it("exits with the command's own exit code", async () => {
     const result = await runCli(["exec", "--", "sh", "-c", "exit 7"], emulator.env())
     assert.strictEqual(result.code, 7, result.stderr)

@@ -11,14 +11,7 @@ import { commandLine } from "../../src/cli/Session.js"
 import { ActionServerNotReady } from "../../src/programs/Errors.js"
 import { InvalidRuntimeOptions } from "../../src/programs/Options.js"
 import { ConnectionRefused } from "../../src/services/ActionServer.js"
-import {
-  CREATED_AT_LABEL,
-  DaytonaApiError,
-  OWNER_LABEL,
-  OWNER_VALUE,
-  type Sandbox,
-  SID_LABEL
-} from "../../src/services/DaytonaClient.js"
+import { DaytonaApiError } from "../../src/services/DaytonaClient.js"
 import { RuntimeEvent } from "../../src/services/RuntimeEvents.js"
 
 describe("Errors.classify", () => {
@@ -88,51 +81,6 @@ describe("reap", () => {
     assert.deepStrictEqual(millis("1h30m"), Option.some(5_400_000))
     assert.deepStrictEqual(millis("2d"), Option.some(172_800_000))
     for (const bad of ["", "soon", "1x", "h", "-1h"]) assert.isTrue(Option.isNone(Reap.parseDuration(bad)), bad)
-  })
-
-  const now = Date.parse("2026-01-01T12:00:00Z")
-  const sandbox = (id: string, state: string, labels: Record<string, string>, createdAt?: string): Sandbox => ({
-    id,
-    name: id,
-    state,
-    labels,
-    env: {},
-    public: false,
-    target: "eu",
-    snapshot: Option.none(),
-    errorReason: Option.none(),
-    recoverable: false,
-    autoStopInterval: Option.none(),
-    createdAt: createdAt === undefined ? Option.none() : Option.some(new Date(createdAt)),
-    lastActivityAt: Option.none()
-  })
-  const owned = { [OWNER_LABEL]: OWNER_VALUE, [SID_LABEL]: "s" }
-
-  it("selects running sandboxes of this tool older than the bound, by their created-at label first", () => {
-    const found = Reap.orphans(
-      [
-        sandbox("old", "started", { ...owned, [CREATED_AT_LABEL]: "2026-01-01T10:00:00Z" }),
-        sandbox("by-api", "starting", owned, "2026-01-01T09:00:00Z"),
-        sandbox("young", "started", { ...owned, [CREATED_AT_LABEL]: "2026-01-01T11:30:00Z" }),
-        sandbox(
-          "label-wins",
-          "started",
-          { ...owned, [CREATED_AT_LABEL]: "2026-01-01T11:59:00Z" },
-          "2020-01-01T00:00:00Z"
-        ),
-        sandbox("stopped", "stopped", { ...owned, [CREATED_AT_LABEL]: "2026-01-01T01:00:00Z" }),
-        sandbox("foreign", "started", { [SID_LABEL]: "s", [CREATED_AT_LABEL]: "2026-01-01T01:00:00Z" })
-      ],
-      Duration.hours(1),
-      now
-    )
-    assert.deepStrictEqual(
-      found.map((orphan) => [orphan.sandbox.id, orphan.ageMillis]),
-      [
-        ["old", 7_200_000],
-        ["by-api", 10_800_000]
-      ]
-    )
   })
 })
 

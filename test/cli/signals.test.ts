@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { afterAll, beforeAll } from "vitest"
 import { spawnCli, runCli, startEmulator, type StandaloneEmulator } from "./support.js"
+import { eventually } from "../reliability/support-cli.js"
 
 let fast: StandaloneEmulator
 let slow: StandaloneEmulator
@@ -79,29 +80,50 @@ describe.concurrent("signals", () => {
 })
 
 describe("reap", () => {
-  it("finds the sandbox a SIGKILLed CLI left running, and stops it only with --apply", async () => {
-    const cli = spawnCli(["connect", "--sid", "orphan"], fast.env())
-    const [, sandboxId] = await cli.waitFor("stdout", /^ready: sandbox (\S+)/m)
-    cli.child.kill("SIGKILL")
-    assert.strictEqual((await cli.exited).signal, "SIGKILL")
-    assert.strictEqual(await stateOf(fast, "orphan"), "started", "nothing cleaned up after SIGKILL")
+  it("two holders: only the SIGKILLed one's sandbox is reaped; a live lease is never touched, whatever the TTL", async () => {
+    // Leases renewed every second (they last three): a crashed holder's lapses within seconds.
+    const live = spawnCli(["connect", "--sid", "reap-live", "--keep-alive", "1s"], fast.env())
+    const crashed = spawnCli(["connect", "--sid", "reap-crashed", "--keep-alive", "1s"], fast.env())
+    const [[, liveId], [, crashedId]] = await Promise.all([
+      live.waitFor("stdout", /^ready: sandbox (\S+)/m),
+      crashed.waitFor("stdout", /^ready: sandbox (\S+)/m)
+    ])
+    crashed.child.kill("SIGKILL")
+    assert.strictEqual((await crashed.exited).signal, "SIGKILL")
 
-    const dryRun = await runCli(["reap", "--older-than", "0s", "--json"], fast.env())
-    assert.strictEqual(dryRun.code, 0, dryRun.stderr)
-    const found = JSON.parse(dryRun.stdout) as { applied: boolean; sandboxes: Array<{ id: string; action: string }> }
-    assert.isFalse(found.applied)
-    assert.deepStrictEqual(
-      found.sandboxes.filter((s) => s.id === sandboxId).map((s) => s.action),
-      ["would-stop"]
+    type Report = {
+      applied: boolean
+      costPerHour: number
+      sandboxes: Array<{ id: string; action: string; holder: string | null }>
+    }
+    const actions = async (args: ReadonlyArray<string>) => {
+      const result = await runCli(["reap", "--json", ...args], fast.env())
+      assert.strictEqual(result.code, 0, result.stderr)
+      const report = JSON.parse(result.stdout) as Report
+      const of = (id: string) => report.sandboxes.find((s) => s.id === id)?.action
+      return { report, live: of(liveId!), crashed: of(crashedId!) }
+    }
+    // Right after the crash both leases are still live.
+    const young = await actions([])
+    assert.deepStrictEqual([young.live, young.crashed], ["live-lease", "live-lease"])
+    // Once the crashed holder's lease has lapsed, a short TTL reaps it; the living holder keeps renewing.
+    assert.isTrue(
+      await eventually(async () => (await actions(["--ttl", "2s"])).crashed === "would-stop", 15_000),
+      "the crashed holder's lease lapses"
     )
-    assert.strictEqual(await stateOf(fast, "orphan"), "started", "a dry run touches nothing")
+    assert.strictEqual((await actions([])).crashed, "recent", "within the default 24 h TTL it is left alone")
+    const dryRun = await actions(["--ttl", "0"])
+    assert.deepStrictEqual([dryRun.live, dryRun.crashed], ["live-lease", "would-stop"])
+    assert.isAbove(dryRun.report.costPerHour, 0, "what the reaped sandbox costs")
+    assert.strictEqual(await stateOf(fast, "reap-crashed"), "started", "a dry run touches nothing")
 
-    const young = await runCli(["reap", "--json"], fast.env())
-    assert.deepStrictEqual((JSON.parse(young.stdout) as typeof found).sandboxes, [], "younger than the default 1h")
+    const applied = await actions(["--ttl", "0", "--apply"])
+    assert.deepStrictEqual([applied.live, applied.crashed], ["live-lease", "stopped"])
+    assert.strictEqual(await stateOf(fast, "reap-crashed"), "stopped")
+    assert.strictEqual(await stateOf(fast, "reap-live"), "started", "the living holder's sandbox is untouched")
 
-    const applied = await runCli(["reap", "--older-than", "0s", "--apply"], fast.env())
-    assert.strictEqual(applied.code, 0, applied.stderr)
-    assert.match(applied.stdout, new RegExp(`${sandboxId} +orphan +started +\\S+ +stopped`))
-    assert.strictEqual(await stateOf(fast, "orphan"), "stopped")
+    live.child.kill("SIGINT")
+    assert.strictEqual((await live.exited).code, 130)
+    assert.strictEqual(await stateOf(fast, "reap-live"), "stopped", "closed by its own holder")
   })
 })

@@ -9,6 +9,7 @@ import * as path from "node:path"
 import type { GroupConfig } from "./servers.js"
 import type { Request, Scenario, Step } from "./driver.js"
 import { put } from "./driver.js"
+import { type RunOptions, runBody } from "../emulator/ActionServerTestkit.js"
 
 export const GROUPS: Record<string, GroupConfig> = {
   shell: {},
@@ -18,33 +19,11 @@ export const GROUPS: Record<string, GroupConfig> = {
   vscode: { plugins: ["vscode"] }
 }
 
-interface RunOptions {
-  readonly timeout?: unknown
-  readonly blocking?: boolean
-  readonly isInput?: boolean
-}
-
 /** A run as the real client sends it (`event_to_dict` of a `CmdRunAction`). */
 const run = (command: unknown, options: RunOptions = {}): Request => ({
   method: "POST",
   path: "/execute_action",
-  json: {
-    action: {
-      action: "run",
-      args: {
-        command,
-        is_input: options.isInput ?? false,
-        thought: "",
-        blocking: options.blocking ?? false,
-        is_static: false,
-        cwd: null,
-        hidden: false,
-        confirmation_state: "confirmed",
-        security_risk: -1
-      },
-      ...(options.timeout === null ? {} : { timeout: options.timeout ?? 30 })
-    }
-  }
+  json: { action: runBody(command, options) }
 })
 const action = (type: string, args: Record<string, unknown>): Request => ({
   method: "POST",

@@ -1,12 +1,13 @@
 import { HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Either } from "effect"
+import { Effect, Either, Option } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import { launchFlags, parseArgs } from "../../src/emulator/ActionServerArgs.js"
+import { launchFlags, parseLaunch } from "../../src/emulator/ActionLaunch.js"
+import { parseArgs } from "../../src/emulator/ActionServerArgs.js"
 import { freePort, jsonOf, post, refused, send, tempDir, waitFor } from "./ActionServerTestkit.js"
 
 describe("parseArgs", () => {
@@ -74,15 +75,21 @@ describe("parseArgs", () => {
   it("launchFlags reads --plugins and --username of a launch command line", () => {
     assert.deepStrictEqual(
       launchFlags(
-        "mkdir -p /workspace && cd /openhands/code && python -u -m openhands.runtime.action_execution_server 4444 " +
-          "--working-dir /workspace --plugins jupyter vscode --username openhands --user-id 1000"
+        Option.getOrThrow(
+          parseLaunch(
+            "mkdir -p /workspace && cd /openhands/code && python -u -m openhands.runtime.action_execution_server 4444 " +
+              "--working-dir /workspace --plugins jupyter vscode --username openhands --user-id 1000"
+          )
+        )
       ),
       { plugins: ["jupyter", "vscode"], username: "openhands" }
     )
-    assert.deepStrictEqual(launchFlags("python -m openhands.runtime.action_execution_server 1 --username=root"), {
-      plugins: [],
-      username: "root"
-    })
+    assert.deepStrictEqual(
+      launchFlags(
+        Option.getOrThrow(parseLaunch("python -m openhands.runtime.action_execution_server 1 --username=root"))
+      ),
+      { plugins: [], username: "root" }
+    )
   })
 })
 

@@ -99,13 +99,14 @@ export const execute = (server: Started, action: unknown) =>
   Effect.flatMap(post(`${server.url}/execute_action`, { action }), jsonOf)
 
 export interface RunOptions {
-  readonly timeout?: number
+  /** Seconds (default 30); `null` sends none. */
+  readonly timeout?: unknown
   readonly blocking?: boolean
   readonly isInput?: boolean
 }
 
 /** A run as the real client sends it: `args` are exactly the `CmdRunAction` fields, `timeout` at the top. */
-export const runBody = (command: string, options: RunOptions = {}) => ({
+export const runBody = (command: unknown, options: RunOptions = {}) => ({
   action: "run",
   args: {
     command,
@@ -118,7 +119,7 @@ export const runBody = (command: string, options: RunOptions = {}) => ({
     confirmation_state: "confirmed",
     security_risk: -1
   },
-  timeout: options.timeout ?? 30
+  ...(options.timeout === null ? {} : { timeout: options.timeout ?? 30 })
 })
 
 export const run = (server: Started, command: string, options: RunOptions = {}) =>

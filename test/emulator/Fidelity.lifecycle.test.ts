@@ -113,8 +113,10 @@ describe("Daytona fidelity: the sandbox state machine", () => {
       const send = api(control)
       const created = yield* timed(send("/sandbox", { method: "POST", body: "{}" }))
       assert.isAtLeast(created.millis, 290)
-      assert.strictEqual(created.value.body.state, "started")
+      // Daytona's controller waits for `started`, then answers with the DTO made at the insert: `creating`.
+      assert.deepStrictEqual([created.value.body.state, created.value.body.desiredState], ["creating", "started"])
       const id: string = created.value.body.id
+      assert.strictEqual((yield* send(`/sandbox/${id}`)).body.state, "started")
       const stopped = yield* send(`/sandbox/${id}/stop`, { method: "POST" })
       // Stop answers at once, still started, on its way to stopped.
       assert.deepStrictEqual([stopped.body.state, stopped.body.desiredState], ["started", "stopped"])

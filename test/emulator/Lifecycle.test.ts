@@ -112,14 +112,15 @@ describe("Emulator lifecycle (real SDK)", () => {
       yield* call(() => sandbox.waitUntilStopped(5))
       assert.strictEqual(sandbox.state, "stopped")
 
-      // As Daytona's controller does, the create is answered once the sandbox is started: the client never polls.
+      // As Daytona's controller does, the create is answered once the sandbox is started, with the DTO made at the
+      // insert (`creating`): the SDK reads the sandbox once and finds it started.
       yield* control.holdState("next-create", "creating", "400 millis")
       yield* control.resetRequests
       const slow = yield* timed(call(() => daytona.create()))
       assert.isAtLeast(slow.millis, 350)
       assert.strictEqual(slow.value.state, "started")
       const polls = (yield* control.requests).filter((entry) => entry.route === "sandbox.get")
-      assert.strictEqual(polls.length, 0)
+      assert.strictEqual(polls.length, 1)
     })
   )
 

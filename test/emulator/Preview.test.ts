@@ -172,6 +172,23 @@ describe("Emulator action server and preview", () => {
         assert.include(logs.stdout, "Action execution server running")
         yield* call(() => sandbox.delete())
         yield* waitUntil(control.liveProcesses, (n) => n === 0)
+
+        // The launch's own arguments reach the child: with the vscode plugin (and VSCODE_PORT) it has a token.
+        const withPlugin = yield* call(() => daytona.create({ public: true }))
+        yield* call(() => withPlugin.process.createSession("action-execution-server"))
+        yield* call(() =>
+          withPlugin.process.executeSessionCommand("action-execution-server", {
+            command:
+              `export VSCODE_PORT=4445 SESSION_API_KEY=${SESSION_KEY} && python -u -m ` +
+              "openhands.runtime.action_execution_server 4444 --working-dir /workspace --plugins vscode",
+            runAsync: true
+          })
+        )
+        const pluginLink = yield* call(() => withPlugin.getPreviewLink(4444))
+        yield* waitUntil(http(`${pluginLink.url}/alive`), (r) => r.status === 200)
+        const token = yield* http(`${pluginLink.url}/vscode/connection_token`, { headers: headers() })
+        assert.strictEqual(token.status, 200)
+        assert.isString(JSON.parse(token.text).token)
       })
   )
 })
