@@ -239,7 +239,19 @@ export const tables = (results: Results): string => {
               overhead.platform_added_cpu_us === undefined ? "" : `+${overhead.platform_added_cpu_us} µs`
             ]
           ]
-        )
+        ) +
+        (overhead.guarantees === undefined
+          ? ""
+          : "\n\nWhat each guarantee of an action request costs, stacked one on the other on the bare client " +
+            "(CPU per request, client and server, and what the layer added to the row above; raw undici first):\n\n" +
+            table(
+              ["layer", "CPU per request (µs)", "added (µs)"],
+              overhead.guarantees.map((row) => [
+                row.layer,
+                row.cpu_us,
+                `${row.added_us >= 0 ? "+" : ""}${row.added_us}`
+              ])
+            ))
     )
   }
   if (lifecycle !== undefined) {
