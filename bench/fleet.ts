@@ -12,12 +12,11 @@
 import type * as Sdk from "@daytonaio/sdk"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
-import { randomBytes } from "node:crypto"
 import { Agent } from "undici"
 import { fileURLToPath } from "node:url"
 import * as DaytonaRuntime from "../src/DaytonaRuntime.js"
 import { EmulatorControl } from "../src/emulator/Emulator.js"
-import { runTrue, waitAlive } from "./raw.js"
+import * as Raw from "./raw.js"
 import { makeClientStack, makeStack, spawnEmulator } from "./stack.js"
 import {
   type BenchOptions,
@@ -63,7 +62,7 @@ export interface FleetRow {
 export const MAX_CONCURRENT_CREATES = Number(process.env["DAYTONA_MAX_CONCURRENT_CREATES"] ?? 16)
 
 /** `n` runtimes at once: connect, `run("true")`, close. Returns the wall time and each connect time. */
-const fleetOf = (n: number, prefix: string) =>
+export const fleetOf = (n: number, prefix: string) =>
   Effect.gen(function* () {
     const start = now()
     const outcomes = yield* Effect.forEach(
@@ -87,51 +86,24 @@ const fleetOf = (n: number, prefix: string) =>
   })
 
 /** What one fleet run measured. */
-interface FleetRun {
+export interface FleetRun {
   readonly wall: number
   readonly connects: ReadonlyArray<number>
   readonly failures: ReadonlyArray<{ readonly _tag?: string; readonly message: string }>
 }
 
-const START_COMMAND =
-  "mkdir -p /workspace && cd /openhands/code && python -u -m openhands.runtime.action_execution_server 4444 " +
-  "--working-dir /workspace --username openhands --user-id 1000"
-
-/**
- * One lifecycle with the raw SDK and plain async/await, making the calls `acquire` makes for a new sandbox:
- * create, preview link, server session and its start command, `/alive` every second until it answers,
- * `run("true")`, stop. Returns the connect time.
- */
-const rawLifecycle = async (daytona: Sdk.Daytona, agent: Agent, sid: string): Promise<number> => {
-  const begin = now()
-  const key = randomBytes(32).toString("hex")
-  const sandbox = await daytona.create({
-    language: "python",
-    envVars: { port: "4444", PYTHONUNBUFFERED: "1", VSCODE_PORT: "4445", SESSION_API_KEY: key },
-    labels: { OpenHands_SID: sid },
-    public: false,
-    autoStopInterval: 60
-  })
-  try {
-    const link = await sandbox.getPreviewLink(4444)
-    await sandbox.process.createSession("action-execution-server")
-    await sandbox.process.executeSessionCommand("action-execution-server", { command: START_COMMAND, runAsync: true })
-    const headers = { "x-session-api-key": key, "x-daytona-preview-token": link.token }
-    const base = link.url.replace(/\/+$/, "")
-    await waitAlive(base, agent, headers)
-    const connected = now() - begin
-    await runTrue(base, agent, headers)
-    return connected
-  } finally {
-    await sandbox.stop()
-  }
-}
-
-/** `n` raw-SDK lifecycles at once. */
-const rawFleetOf = async (daytona: Sdk.Daytona, agent: Agent, n: number, prefix: string): Promise<FleetRun> => {
+/** `n` raw-SDK lifecycles at once (see `raw.ts`), admitted as ours: 16 creates at a time, paced or not. */
+export const rawFleetOf = async (
+  daytona: Sdk.Daytona,
+  apiKey: string,
+  agent: Agent,
+  pacer: Raw.Pacer,
+  n: number,
+  prefix: string
+): Promise<FleetRun> => {
   const start = now()
   const outcomes = await Promise.allSettled(
-    Array.from({ length: n }, (_, i) => rawLifecycle(daytona, agent, `${prefix}-${i}`))
+    Array.from({ length: n }, (_, i) => Raw.lifecycle(daytona, apiKey, agent, pacer, `${prefix}-${i}`))
   )
   return {
     wall: now() - start,
@@ -154,24 +126,29 @@ interface Leaks {
   readonly live: number
 }
 
+/**
+ * These rows measure a burst against an emulator that enforces no rate: no pacing on either side (the paced rows are
+ * in `paced.ts`), the default 16 creates at a time on both.
+ */
+const admission = { maxConcurrentCreates: MAX_CONCURRENT_CREATES, createsPerMinute: 0 } as const
+
 /** One size, in this process. */
 export const runSize = async (n: number, placement: Placement, client: Client = "ours"): Promise<FleetRow> => {
   if (client === "raw-sdk" && placement === "embedded")
     throw new Error("the raw-SDK fleet runs with a separate emulator")
   const child = placement === "separate" ? await spawnEmulator({ previewMode: "direct" }) : undefined
-  const embedded =
-    child === undefined
-      ? makeStack({ maxConcurrentCreates: MAX_CONCURRENT_CREATES, emulator: { previewMode: "direct" } })
-      : undefined
-  const runtime = embedded ?? makeClientStack(child!, MAX_CONCURRENT_CREATES)
+  const embedded = child === undefined ? makeStack({ ...admission, emulator: { previewMode: "direct" } }) : undefined
+  const runtime = embedded ?? makeClientStack(child!, admission)
   const sdk = client === "raw-sdk" ? await import("@daytonaio/sdk") : undefined
+  // The SDK in its default mode (events over Socket.IO), as our client runs it.
   const daytona =
-    sdk === undefined
-      ? undefined
-      : new sdk.Daytona({ apiKey: child!.apiKey, apiUrl: child!.apiUrl, target: "us", useDeprecatedPolling: true })
+    sdk === undefined ? undefined : new sdk.Daytona({ apiKey: child!.apiKey, apiUrl: child!.apiUrl, target: "us" })
   const agent = new Agent()
+  const pacer = Raw.makePacer(MAX_CONCURRENT_CREATES, 0)
   const drive = (size: number, prefix: string): Promise<FleetRun> =>
-    daytona === undefined ? runtime.runPromise(fleetOf(size, prefix)) : rawFleetOf(daytona, agent, size, prefix)
+    daytona === undefined
+      ? runtime.runPromise(fleetOf(size, prefix))
+      : rawFleetOf(daytona, child!.apiKey, agent, pacer, size, prefix)
   const leaks = async (): Promise<Leaks> => {
     const isRunning = (state: string) => state !== "stopped" && state !== "destroyed"
     if (embedded === undefined) {
@@ -230,6 +207,7 @@ export const runSize = async (n: number, placement: Placement, client: Client = 
       max_concurrent_creates: MAX_CONCURRENT_CREATES
     }
   } finally {
+    pacer.close()
     await daytona?.[Symbol.asyncDispose]()
     await agent.close()
     await runtime.dispose()

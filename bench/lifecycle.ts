@@ -1,13 +1,14 @@
 /**
  * Lifecycle overhead: connect → `run("true")` → close against a started sandbox whose action server is
- * already alive, by `DaytonaRuntime.acquire` and by a baseline written with the raw SDK (polling mode) and
+ * already alive, by `DaytonaRuntime.acquire` and by a baseline written with the raw SDK (in its default mode, events
+ * over Socket.IO, as our client runs it) and
  * plain async/await making the same calls: find the sandbox by its SID label, read it (its env holds the
  * session key), the preview link of port 4444, `GET /alive`, `POST /execute_action`, stop.
  */
 import type * as Sdk from "@daytonaio/sdk"
 import { Effect, Redacted } from "effect"
 import { Agent } from "undici"
-import { runTrue, waitAlive } from "./raw.js"
+import { labelsFor, runTrue, sessionKeyOf, waitAlive } from "./raw.js"
 import * as DaytonaRuntime from "../src/DaytonaRuntime.js"
 import { EmulatorControl } from "../src/emulator/Emulator.js"
 import { SID_LABEL } from "../src/services/DaytonaClient.js"
@@ -30,17 +31,29 @@ export interface LifecycleResult {
   readonly calls_baseline: Record<string, number>
 }
 
-/** The raw-SDK baseline: what a user writes with the SDK and `await`. */
-const baseline = async (daytona: Sdk.Daytona, agent: Agent, sid: string): Promise<void> => {
+/**
+ * The raw-SDK baseline: what a user writes with the SDK and `await`, making the runtime's calls when it attaches:
+ * find by SID, read the sandbox, write the lease into its labels, the preview link, `/alive`, `run("true")`, stop.
+ */
+const baseline = async (daytona: Sdk.Daytona, apiKey: string, agent: Agent, sid: string): Promise<void> => {
   let found: Sdk.Sandbox | undefined
   for await (const sandbox of daytona.list({ labels: { [SID_LABEL]: sid } })) {
     found = sandbox
     break
   }
   if (found === undefined) throw new Error(`no sandbox for ${sid}`)
-  // The list items carry no env: read the sandbox for its session key.
+  // The list items carry no labels' latest state to rely on: read the sandbox, then take the lease (generation + 1).
   const sandbox = await daytona.get(found.id)
-  const sessionKey = sandbox.env?.["SESSION_API_KEY"] ?? ""
+  const lease = labelsFor(sid, Date.now())
+  const generation = Number(sandbox.labels["effect-daytona/lease-generation"] ?? "0") + 1
+  await sandbox.setLabels({
+    ...sandbox.labels,
+    "effect-daytona/holder": lease["effect-daytona/holder"]!,
+    "effect-daytona/lease-generation": String(generation),
+    "effect-daytona/heartbeat": lease["effect-daytona/heartbeat"]!,
+    "effect-daytona/lease-expires": lease["effect-daytona/lease-expires"]!
+  })
+  const sessionKey = sessionKeyOf(apiKey, sandbox.id)
   const link = await sandbox.getPreviewLink(4444)
   const headers = { "x-session-api-key": sessionKey, "x-daytona-preview-token": link.token }
   const base = link.url.replace(/\/+$/, "")
@@ -61,8 +74,7 @@ export const run = async (options: BenchOptions): Promise<LifecycleResult> => {
     const daytona = new sdk.Daytona({
       apiKey: Redacted.value(control.apiKey),
       apiUrl: control.apiUrl,
-      target: "us",
-      useDeprecatedPolling: true
+      target: "us"
     })
     // A started sandbox with its action server up, left running (untimed).
     const prepare = (sid: string) =>
@@ -86,7 +98,7 @@ export const run = async (options: BenchOptions): Promise<LifecycleResult> => {
       const cpu = process.cpuUsage()
       const start = now()
       if (which === "ours") await ours(sid)
-      else await baseline(daytona, agent, sid)
+      else await baseline(daytona, Redacted.value(control.apiKey), agent, sid)
       const ms = now() - start
       const used = process.cpuUsage(cpu)
       const log = await runtime.runPromise(control.requests)

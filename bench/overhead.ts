@@ -6,11 +6,13 @@
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Exit, Layer, ManagedRuntime, Option, Redacted, Scope } from "effect"
+import { Duration, Effect, Exit, Layer, ManagedRuntime, Metric, Option, Redacted, Scope } from "effect"
 import { Agent, request } from "undici"
 import { serve } from "../src/emulator/ActionServerApp.js"
 import * as ActionServerHttp from "../src/layers/ActionServerHttp.js"
-import { ActionServer, type Endpoint } from "../src/services/ActionServer.js"
+import * as Retry from "../src/policies/Retry.js"
+import * as Metrics from "../src/programs/Metrics.js"
+import { ActionServer, type Endpoint, RequestTimeout } from "../src/services/ActionServer.js"
 import { type BenchOptions, collectGarbage, now, quantile, round, tempDir } from "./support.js"
 
 /** What `results.overhead` holds. */
@@ -30,7 +32,40 @@ export interface OverheadResult {
   readonly platform_p99_us: number
   readonly platform_rps: number
   readonly platform_ratio_p50: number
+  /**
+   * CPU time of this process per request (client and the in-process server together, so the difference between two
+   * clients is the client's own), in µs.
+   */
+  readonly ours_cpu_us?: number
+  readonly raw_cpu_us?: number
+  readonly platform_cpu_us?: number
+  /** What our client adds to raw undici per request, in CPU µs (ours − raw). */
+  readonly added_cpu_us?: number
+  /** What the bare `HttpClient` adds (platform − raw): the part of `added_cpu_us` that is `@effect/platform`'s. */
+  readonly platform_added_cpu_us?: number
+  /**
+   * What each guarantee of an action request costs: `HttpClient` with its tracing off, then each layer the runtime
+   * puts around a request added on top of the previous, in CPU µs per request and what that layer added.
+   */
+  readonly guarantees?: ReadonlyArray<GuaranteeCost>
 }
+
+/** One row of the guarantee costs. */
+export interface GuaranteeCost {
+  readonly layer: string
+  readonly cpu_us: number
+  readonly added_us: number
+}
+
+/** The layers of the guarantee costs, each on top of the ones before it. */
+const GUARANTEES = [
+  "HttpClient, tracing off",
+  "+ a timeout",
+  "+ a span",
+  "+ one action at a time",
+  "+ the retry policy",
+  "+ the duration metric"
+] as const
 
 const SESSION_KEY = "bench-session-key"
 
@@ -82,6 +117,52 @@ export const run = async (options: BenchOptions): Promise<OverheadResult> => {
           into.push(now() - start)
         }
       })
+    // The guarantees, stacked one by one on the bare client (its own span off, as the runtime has it).
+    const stacked = (layers: number) =>
+      Effect.gen(function* () {
+        const client = HttpClient.filterStatusOk(yield* HttpClient.HttpClient).pipe(
+          HttpClient.withTracerDisabledWhen(() => true)
+        )
+        const oneAtATime = yield* Effect.makeSemaphore(1)
+        const request = HttpClientRequest.get(`${url}/alive`).pipe(
+          HttpClientRequest.setHeader("x-session-api-key", SESSION_KEY)
+        )
+        const timeout = Duration.seconds(5)
+        const metric = Metrics.actionDurationOf("alive")
+        let one: Effect.Effect<unknown, unknown> = Effect.flatMap(client.execute(request), (response) => response.text)
+        if (layers > 1) {
+          one = Effect.timeoutFail(one, { duration: timeout, onTimeout: () => new RequestTimeout({ url, timeout }) })
+        }
+        if (layers > 2) one = Effect.withSpan(one, "ActionServer.alive", { kind: "client", captureStackTrace: false })
+        if (layers > 3) one = oneAtATime.withPermits(1)(one)
+        if (layers > 4) one = Effect.retry(one as Effect.Effect<unknown, never>, Retry.actionRequest)
+        if (layers > 5) {
+          const inner = one
+          one = Effect.flatMap(
+            Effect.clockWith((clock) => clock.currentTimeMillis),
+            (start) =>
+              Effect.ensuring(
+                inner,
+                Effect.flatMap(
+                  Effect.clockWith((clock) => clock.currentTimeMillis),
+                  (end) => Metric.update(metric, end - start)
+                )
+              )
+          )
+        }
+        return one
+      })
+    const guaranteeBlock = (layers: number) => (n: number, into: Array<number>) =>
+      runtime.runPromise(
+        Effect.gen(function* () {
+          const one = yield* stacked(layers)
+          for (let i = 0; i < n; i++) {
+            const start = now()
+            yield* Effect.orDie(one)
+            into.push(now() - start)
+          }
+        })
+      )
     const rawBlock = async (n: number, into: Array<number>) => {
       for (let i = 0; i < n; i++) {
         const start = now()
@@ -99,22 +180,33 @@ export const run = async (options: BenchOptions): Promise<OverheadResult> => {
     const blocks = {
       ours: (n: number, into: Array<number>) => runtime.runPromise(oursBlock(n, into)),
       raw: rawBlock,
-      platform: (n: number, into: Array<number>) => runtime.runPromise(platformBlock(n, into))
-    }
+      platform: (n: number, into: Array<number>) => runtime.runPromise(platformBlock(n, into)),
+      ...Object.fromEntries(GUARANTEES.map((layer, i) => [layer, guaranteeBlock(i + 1)]))
+    } as Record<
+      "ours" | "raw" | "platform" | (typeof GUARANTEES)[number],
+      (n: number, into: Array<number>) => Promise<unknown>
+    >
     type Client = keyof typeof blocks
-    const clients: ReadonlyArray<Client> = ["ours", "raw", "platform"]
+    const clients: ReadonlyArray<Client> = ["ours", "raw", "platform", ...GUARANTEES]
     for (const client of clients) await blocks[client](warmup, [])
     collectGarbage()
-    const samples: Record<Client, Array<number>> = { ours: [], raw: [], platform: [] }
-    const spent: Record<Client, number> = { ours: 0, raw: 0, platform: 0 }
+    const samples = Object.fromEntries(clients.map((client) => [client, [] as Array<number>])) as Record<
+      Client,
+      Array<number>
+    >
+    const spent = Object.fromEntries(clients.map((client) => [client, 0])) as Record<Client, number>
+    const cpu = Object.fromEntries(clients.map((client) => [client, 0])) as Record<Client, number>
     for (let done = 0, turn = 0; done < requests; turn++) {
       const n = Math.min(block, requests - done)
       // Rotate which goes first, so none always follows another's garbage.
       for (let k = 0; k < clients.length; k++) {
         const client = clients[(turn + k) % clients.length]!
         const start = now()
+        const used = process.cpuUsage()
         await blocks[client](n, samples[client])
+        const after = process.cpuUsage(used)
         spent[client] += now() - start
+        cpu[client] += after.user + after.system
       }
       done += n
     }
@@ -133,12 +225,26 @@ export const run = async (options: BenchOptions): Promise<OverheadResult> => {
       platform_p50_us: round(quantile(platform, 0.5) * 1000, 1),
       platform_p99_us: round(quantile(platform, 0.99) * 1000, 1),
       platform_rps: Math.round(requests / (spent.platform / 1000)),
-      platform_ratio_p50: round(quantile(platform, 0.5) / quantile(raw, 0.5), 3)
+      platform_ratio_p50: round(quantile(platform, 0.5) / quantile(raw, 0.5), 3),
+      ours_cpu_us: round(cpu.ours / requests, 1),
+      raw_cpu_us: round(cpu.raw / requests, 1),
+      platform_cpu_us: round(cpu.platform / requests, 1),
+      added_cpu_us: round((cpu.ours - cpu.raw) / requests, 1),
+      platform_added_cpu_us: round((cpu.platform - cpu.raw) / requests, 1),
+      guarantees: GUARANTEES.map((layer, i) => ({
+        layer,
+        cpu_us: round(cpu[layer] / requests, 1),
+        added_us: round((cpu[layer] - cpu[i === 0 ? "raw" : GUARANTEES[i - 1]!]) / requests, 1)
+      }))
     }
     options.log(
       `overhead: ours p50 ${result.ours_p50_us} µs, raw p50 ${result.raw_p50_us} µs (×${result.ratio_p50}); ` +
         `${result.ours_rps} vs ${result.raw_rps} req/s; bare HttpClient p50 ${result.platform_p50_us} µs ` +
-        `(×${result.platform_ratio_p50})`
+        `(×${result.platform_ratio_p50}); CPU per request ${result.ours_cpu_us} vs ${result.raw_cpu_us} µs ` +
+        `(+${result.added_cpu_us} µs; bare HttpClient +${result.platform_added_cpu_us} µs)`
+    )
+    options.log(
+      `overhead: guarantees ${result.guarantees!.map((row) => `${row.layer} ${row.added_us >= 0 ? "+" : ""}${row.added_us} µs`).join(", ")}`
     )
     return result
   } finally {

@@ -5,6 +5,7 @@
 import type { FleetRow } from "./fleet.js"
 import type { LifecycleResult } from "./lifecycle.js"
 import type { OverheadResult } from "./overhead.js"
+import type { Fleet1000, FleetSplit, PacedRun } from "./paced.js"
 import type { ReadinessResult } from "./readiness.js"
 import type { StartupResult } from "./startup.js"
 import type { WarmPoolResult } from "./warmPool.js"
@@ -25,6 +26,8 @@ export interface Results {
   readonly overhead?: OverheadResult
   readonly lifecycle?: LifecycleResult
   readonly fleet?: ReadonlyArray<FleetRow>
+  readonly fleet_1000?: Fleet1000
+  readonly fleet_split?: FleetSplit
   readonly startup?: StartupResult
   readonly readiness_lag_ms?: ReadinessResult
   readonly warm_pool?: WarmPoolResult
@@ -95,6 +98,52 @@ export const goals = (results: Results): ReadonlyArray<Goal> => {
       met: clientOnly.peak_rss_mb <= 400
     })
   }
+  const { fleet_1000: paced, fleet_split: split } = results
+  if (overhead?.added_cpu_us !== undefined) {
+    all.push({
+      goal: "request overhead: CPU added to raw undici",
+      target: "≤ 60 µs per request",
+      measured: `${overhead.added_cpu_us} µs`,
+      met: overhead.added_cpu_us <= 60
+    })
+  }
+  if (paced !== undefined) {
+    const size = `${paced.n} runtimes at ${paced.creates_per_minute}/min`
+    all.push(
+      {
+        goal: `${size}: wall time`,
+        target: "≤ 1.10× raw SDK",
+        measured: `${paced.wall_ratio}×`,
+        met: paced.wall_ratio <= 1.1
+      },
+      {
+        goal: `${size}: client CPU per runtime`,
+        target: "≤ 1.25× raw SDK",
+        measured: `${paced.cpu_ratio}× (${paced.ours.cpu_per_runtime_ms} vs ${paced.raw.cpu_per_runtime_ms} ms)`,
+        met: paced.cpu_ratio <= 1.25
+      },
+      {
+        goal: `${size}: client peak RSS`,
+        target: "≤ 1.25× raw SDK",
+        measured: `${paced.rss_ratio}× (${paced.ours.peak_rss_mb} vs ${paced.raw.peak_rss_mb} MB)`,
+        met: paced.rss_ratio <= 1.25
+      },
+      {
+        goal: `${size}: failed connects, leaked sandboxes, 429s met (our pacing)`,
+        target: "0",
+        measured: `${paced.failed}, ${paced.leaked}, ${paced.throttled}`,
+        met: paced.failed === 0 && paced.leaked === 0 && paced.throttled === 0
+      }
+    )
+  }
+  if (split !== undefined) {
+    all.push({
+      goal: `${split.n} runtimes over ${split.processes} processes (a quarter of the rate each): wall time`,
+      target: "≤ 1.2× one process",
+      measured: `${split.wall_ratio}×`,
+      met: split.wall_ratio <= 1.2 && split.run.failed === 0
+    })
+  }
   if (startup !== undefined) {
     all.push({
       goal: "CLI start-up",
@@ -152,25 +201,57 @@ export const tables = (results: Results): string => {
     parts.push(
       `### 1. Request overhead (\`GET /alive\`, ${overhead.requests_each} requests each, blocks of ${overhead.block})\n\n` +
         table(
-          ["client", "p50 (µs)", "p99 (µs)", "requests/s"],
+          ["client", "p50 (µs)", "p99 (µs)", "requests/s", "CPU per request (µs, client + server)"],
           [
-            ["`ActionServer` (HttpClient over undici)", overhead.ours_p50_us, overhead.ours_p99_us, overhead.ours_rps],
-            ["raw `undici.request`", overhead.raw_p50_us, overhead.raw_p99_us, overhead.raw_rps],
+            [
+              "`ActionServer` (HttpClient over undici)",
+              overhead.ours_p50_us,
+              overhead.ours_p99_us,
+              overhead.ours_rps,
+              overhead.ours_cpu_us ?? "n/a"
+            ],
+            [
+              "raw `undici.request`",
+              overhead.raw_p50_us,
+              overhead.raw_p99_us,
+              overhead.raw_rps,
+              overhead.raw_cpu_us ?? "n/a"
+            ],
             [
               "bare `HttpClient` (the floor of `@effect/platform`)",
               overhead.platform_p50_us,
               overhead.platform_p99_us,
-              overhead.platform_rps
+              overhead.platform_rps,
+              overhead.platform_cpu_us ?? "n/a"
             ],
             [
               "ours ÷ raw",
               `${overhead.ratio_p50}×`,
               `${overhead.ratio_p99}×`,
-              `${(overhead.raw_rps / overhead.ours_rps).toFixed(2)}× fewer`
+              `${(overhead.raw_rps / overhead.ours_rps).toFixed(2)}× fewer`,
+              overhead.added_cpu_us === undefined ? "" : `+${overhead.added_cpu_us} µs`
             ],
-            ["bare `HttpClient` ÷ raw", `${overhead.platform_ratio_p50}×`, "", ""]
+            [
+              "bare `HttpClient` ÷ raw",
+              `${overhead.platform_ratio_p50}×`,
+              "",
+              "",
+              overhead.platform_added_cpu_us === undefined ? "" : `+${overhead.platform_added_cpu_us} µs`
+            ]
           ]
-        )
+        ) +
+        (overhead.guarantees === undefined
+          ? ""
+          : "\n\nWhat each guarantee of an action request costs, stacked one on the other on the bare client " +
+            "(CPU per request, client and server, and what the layer added to the row above; raw undici first):\n\n" +
+            table(
+              ["layer", "CPU per request (µs)", "added (µs)"],
+              overhead.guarantees.map((row) => [
+                row.layer,
+                row.cpu_us,
+                `${row.added_us >= 0 ? "+" : ""}${row.added_us}`
+              ])
+            ))
     )
   }
   if (lifecycle !== undefined) {
@@ -241,6 +322,9 @@ export const tables = (results: Results): string => {
         )
     )
   }
+  if (results.fleet_1000 !== undefined || results.fleet_split !== undefined) {
+    parts.push(pacedTable(results.fleet_1000, results.fleet_split))
+  }
   if (startup !== undefined) {
     parts.push(
       `### 4. CLI start-up (medians of ${startup.runs})\n\n` +
@@ -294,6 +378,70 @@ export const tables = (results: Results): string => {
     )
   }
   return parts.join("\n\n")
+}
+
+/** The table of the paced fleets (section 6). */
+const pacedTable = (paced: Fleet1000 | undefined, split: FleetSplit | undefined): string => {
+  const runs: ReadonlyArray<PacedRun> = [
+    ...(paced === undefined ? [] : [paced.ours, paced.raw]),
+    ...(split === undefined ? [] : [split.run])
+  ]
+  const first = runs[0]!
+  const rows = runs.map((run) => [
+    run.client === "ours" ? "`acquire`" : "raw SDK",
+    run.processes,
+    run.n,
+    run.wall_ms,
+    run.cpu_per_runtime_ms,
+    run.main_thread_cpu_per_runtime_ms ?? "n/a",
+    run.emulator_cpu_per_runtime_ms ?? "n/a",
+    run.peak_rss_mb,
+    run.failed,
+    run.leaked,
+    run.throttled
+  ])
+  const ratios =
+    paced === undefined
+      ? []
+      : [
+          [
+            "ours ÷ raw (one process)",
+            "",
+            "",
+            `${paced.wall_ratio}×`,
+            `${paced.cpu_ratio}×`,
+            "",
+            "",
+            `${paced.rss_ratio}×`,
+            "",
+            "",
+            ""
+          ]
+        ]
+  const splitRatio =
+    split === undefined
+      ? []
+      : [[`${split.processes} processes ÷ one`, "", "", `${split.wall_ratio}×`, "", "", "", "", "", "", ""]]
+  return (
+    `### 6. Paced fleets (${first.n} runtimes; the emulator, in its own process, enforces ` +
+    `${first.creates_per_minute} creates a minute)\n\n` +
+    table(
+      [
+        "client",
+        "processes",
+        "N",
+        "wall (ms)",
+        "CPU per runtime (ms)",
+        "main thread (ms)",
+        "emulator (ms)",
+        "peak RSS (MB)",
+        "failed",
+        "leaked",
+        "429s"
+      ],
+      [...rows, ...ratios, ...splitRatio]
+    )
+  )
 }
 
 /** The markers between which BENCHMARKS.md holds the generated tables. */

@@ -8,7 +8,9 @@
  * - `--only overhead,lifecycle,…` (or `warm_pool`): runs the named benchmarks and prints their tables, writing nothing;
  * - `--tables-only`: rewrites the tables of BENCHMARKS.md from `bench/results.json`.
  *
- * `--fleet-child N` is the entry of one fleet size in its own process (see `fleet.ts`).
+ * `--fleet-child N` is the entry of one fleet size in its own process (see `fleet.ts`), `--paced-child` that of one
+ * client process of a paced fleet (see `paced.ts`); `--paced-n N` sets the paced fleets' size (default 1000, quick
+ * 100), and `--profile DIR` writes a CPU and a heap profile of each paced client process into DIR.
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import * as Os from "node:os"
@@ -16,6 +18,7 @@ import * as NodePath from "node:path"
 import * as Fleet from "./fleet.js"
 import * as Lifecycle from "./lifecycle.js"
 import * as Overhead from "./overhead.js"
+import * as Paced from "./paced.js"
 import * as Readiness from "./readiness.js"
 import { goals, type Results, tables, updateDocument } from "./report.js"
 import * as Startup from "./startup.js"
@@ -25,7 +28,7 @@ import { now } from "./support.js"
 /** The repository root: `npm run bench` runs from it. */
 const root = process.cwd()
 
-const names = ["overhead", "lifecycle", "readiness", "fleet", "startup", "warm_pool"] as const
+const names = ["overhead", "lifecycle", "readiness", "fleet", "paced", "startup", "warm_pool"] as const
 type Name = (typeof names)[number]
 
 /** Writes BENCHMARKS.md with new tables, formatted as the repository's prettier config says. */
@@ -42,7 +45,16 @@ const argValue = (flag: string): string | undefined => {
   return index === -1 ? undefined : process.argv[index + 1]
 }
 
+const numberArg = (flag: string): number | undefined => {
+  const value = argValue(flag)
+  return value === undefined ? undefined : Number(value)
+}
+
 const main = async (): Promise<void> => {
+  if (process.argv.includes("--paced-child")) {
+    await Paced.runChild()
+    return
+  }
   const child = argValue("--fleet-child")
   if (child !== undefined) {
     const [n, placement, client] = child.split(":")
@@ -70,6 +82,9 @@ const main = async (): Promise<void> => {
   const lifecycle = selected("lifecycle") ? await Lifecycle.run(options) : undefined
   const readiness = selected("readiness") ? await Readiness.run(options) : undefined
   const fleet = selected("fleet") ? await Fleet.run(options) : undefined
+  const paced = selected("paced")
+    ? await Paced.run({ ...options, n: numberArg("--paced-n"), profileDir: argValue("--profile") })
+    : undefined
   const startup = selected("startup") ? await Startup.run({ ...options, root }) : undefined
   const warmPool = selected("warm_pool") ? await WarmPool.run(options) : undefined
 
@@ -89,6 +104,7 @@ const main = async (): Promise<void> => {
     ...(overhead === undefined ? {} : { overhead }),
     ...(lifecycle === undefined ? {} : { lifecycle }),
     ...(fleet === undefined ? {} : { fleet }),
+    ...(paced === undefined ? {} : paced),
     ...(startup === undefined ? {} : { startup }),
     ...(readiness === undefined ? {} : { readiness_lag_ms: readiness }),
     ...(warmPool === undefined ? {} : { warm_pool: warmPool })

@@ -20,6 +20,8 @@ export interface StackOptions {
   readonly emulator?: Emulator.EmulatorOptions
   /** `DAYTONA_MAX_CONCURRENT_CREATES` of the runtime's config (default 16). */
   readonly maxConcurrentCreates?: number
+  /** `DAYTONA_CREATES_PER_MINUTE` of the runtime's config (default 300; 0 = no pacing). */
+  readonly createsPerMinute?: number
 }
 
 /**
@@ -42,7 +44,8 @@ export const makeStack = (options: StackOptions = {}) => {
           apiKey: control.apiKey,
           apiUrl: control.apiUrl,
           target: options.emulator?.target ?? "us",
-          maxConcurrentCreates: options.maxConcurrentCreates
+          maxConcurrentCreates: options.maxConcurrentCreates,
+          createsPerMinute: options.createsPerMinute
         })
       )
     )
@@ -66,14 +69,20 @@ export const byRoute = (log: ReadonlyArray<RequestLogEntry>): Record<string, num
   return counts
 }
 
+/** The control lines `emulator-child.ts` answers. */
+export type ChildCommand = "sandboxes" | "live" | "throttled" | "reset"
+
 /** An emulator running in a child process (see `emulator-child.ts`). */
 export interface ChildEmulator {
   readonly apiUrl: string
   readonly apiKey: string
   /** The child's process id (for its CPU time). */
   readonly pid: number
-  /** Sends one control line and reads the JSON answer. */
-  readonly ask: <A>(command: "sandboxes" | "live") => Promise<A>
+  /**
+   * Sends one control line and reads the JSON answer: the sandboxes, the live processes, the 429s answered since the
+   * last reset, or a reset (the request log and the throttlers' counters).
+   */
+  readonly ask: <A>(command: ChildCommand) => Promise<A>
   /** Stops the emulator (every sandbox ends) and waits for the process to exit. */
   readonly close: () => Promise<void>
 }
@@ -100,7 +109,7 @@ export const spawnEmulator = async (options: Emulator.EmulatorOptions = {}): Pro
   return {
     ...first,
     pid: child.pid!,
-    ask: <A>(command: "sandboxes" | "live") => {
+    ask: <A>(command: ChildCommand) => {
       const answer = queue.then(async () => {
         child.stdin!.write(`${command}\n`)
         return JSON.parse(await next()) as A
@@ -119,8 +128,11 @@ export const spawnEmulator = async (options: Emulator.EmulatorOptions = {}): Pro
   }
 }
 
-/** `DaytonaRuntime.layer` on a config pointing at a child emulator. */
-export const makeClientStack = (emulator: ChildEmulator, maxConcurrentCreates?: number) =>
+/** `DaytonaRuntime.layer` on a config pointing at an emulator in another process. */
+export const makeClientStack = (
+  emulator: { readonly apiUrl: string; readonly apiKey: string },
+  admission: Pick<StackOptions, "maxConcurrentCreates" | "createsPerMinute"> = {}
+) =>
   ManagedRuntime.make(
     DaytonaRuntime.layer.pipe(
       Layer.provideMerge(
@@ -129,7 +141,8 @@ export const makeClientStack = (emulator: ChildEmulator, maxConcurrentCreates?: 
             apiKey: emulator.apiKey,
             apiUrl: emulator.apiUrl,
             target: "us",
-            maxConcurrentCreates
+            maxConcurrentCreates: admission.maxConcurrentCreates,
+            createsPerMinute: admission.createsPerMinute
           })
         )
       )

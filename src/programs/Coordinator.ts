@@ -2,13 +2,17 @@
  * What runtimes of one process share: a lock per SID (so two acquires of one SID are serialized
  * and the second attaches to what the first made) and the admission of sandbox creations — at most
  * `maxConcurrentCreates` in flight, and at most `createsPerMinute` started in any minute (Daytona
- * throttles creates per organization: 300–600 a minute by tier).
+ * throttles creates per organization: 300–600 a minute by tier). The pacing is a token bucket beside the
+ * semaphore: a tenth of the rate at once, the rest spread over the minute, so that a window of Daytona's
+ * `sandbox-create` throttler (which opens on the first create) never sees more than the rate. Each process paces
+ * itself: processes sharing an organization's rate each take their share (`DAYTONA_CREATES_PER_MINUTE`).
  *
  * @since 0.1.0
  */
 import { Context, Duration, Effect, Layer, RateLimiter, Scope } from "effect"
 import { globalValue } from "effect/GlobalValue"
 import { DaytonaConfig, Defaults } from "../services/DaytonaConfig.js"
+import * as FairSemaphore from "./FairSemaphore.js"
 
 /**
  * The shared coordination of runtimes.
@@ -38,22 +42,31 @@ export class Coordinator extends Context.Tag("effect-daytona/Coordinator")<Coord
  */
 export interface AdmissionSettings {
   readonly maxConcurrentCreates: number
-  /** 0 = no pacing. */
+  /** At most this many creates start in any window; 0 = no pacing. */
   readonly createsPerMinute: number
+  /**
+   * The window `createsPerMinute` counts in: one minute (Daytona's), unless a test wants a shorter one (with the
+   * emulator's throttler `ttlSeconds` to match). The public configuration is per minute only.
+   */
+  readonly window?: Duration.DurationInput | undefined
 }
 
 /**
- * The token bucket that keeps any 60-second window at or under `perMinute` creates: a burst of a tenth of
- * the rate, then the rest of the rate spread evenly.
+ * The token bucket that keeps any window (a minute unless given) at or under `perWindow` creates: a burst of a
+ * tenth of the rate, then the rest of the rate spread evenly.
  *
  * @since 0.2.0
  */
-export const pacing = (perMinute: number): { readonly burst: number; readonly interval: Duration.Duration } => {
-  const burst = Math.max(1, Math.floor(perMinute / 10))
-  const sustained = perMinute - burst
+export const pacing = (
+  perWindow: number,
+  window: Duration.DurationInput = Duration.minutes(1)
+): { readonly burst: number; readonly interval: Duration.Duration } => {
+  const windowMillis = Duration.toMillis(Duration.decode(window))
+  const burst = Math.max(1, Math.floor(perWindow / 10))
+  const sustained = perWindow - burst
   return {
     burst,
-    interval: sustained <= 0 ? Duration.minutes(1) : Duration.millis((60_000 * burst) / sustained)
+    interval: sustained <= 0 ? Duration.millis(windowMillis) : Duration.millis((windowMillis * burst) / sustained)
   }
 }
 
@@ -64,8 +77,10 @@ export const pacing = (perMinute: number): { readonly burst: number; readonly in
  */
 export const make = (settings: AdmissionSettings): Effect.Effect<CoordinatorService, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const creates = yield* Effect.makeSemaphore(settings.maxConcurrentCreates)
-    const { burst, interval } = pacing(settings.createsPerMinute)
+    // A fair semaphore, not Effect's: a fleet's creates wait here by the thousand, and Effect's wakes them all on
+    // every release (see FairSemaphore).
+    const creates = FairSemaphore.make(settings.maxConcurrentCreates)
+    const { burst, interval } = pacing(settings.createsPerMinute, settings.window)
     const paced: RateLimiter.RateLimiter =
       settings.createsPerMinute > 0
         ? yield* RateLimiter.make({ limit: burst, interval, algorithm: "token-bucket" })
@@ -95,7 +110,7 @@ export const make = (settings: AdmissionSettings): Effect.Effect<CoordinatorServ
           () => leave(sid)
         ),
       // The slot first, then the pace: a create waiting for its turn does not hold back the rate of the others.
-      admitCreate: (effect) => creates.withPermits(1)(paced(effect))
+      admitCreate: (effect) => creates.withPermit(paced(effect))
     }
   })
 

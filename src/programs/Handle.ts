@@ -188,12 +188,14 @@ export const make = (
             Metric.increment(Metric.tagged(Metric.tagged(Metrics.actionErrors, "action", name), "error", error._tag))
           ),
           Effect.ensuring(
-            Effect.flatMap(Clock.currentTimeMillis, (end) =>
-              Metric.update(Metric.tagged(Metrics.actionDuration, "action", name), end - start)
-            )
+            Effect.flatMap(Clock.currentTimeMillis, (end) => Metric.update(Metrics.actionDurationOf(name), end - start))
           )
         )
-      }).pipe(oneAtATime.withPermits(1), Effect.withSpan(`DaytonaRuntime.${name}`, { attributes: { sandboxId } }))
+      }).pipe(
+        oneAtATime.withPermits(1),
+        // No stack trace: it would always point here, and capturing one costs every action.
+        Effect.withSpan(`DaytonaRuntime.${name}`, { attributes: { sandboxId }, captureStackTrace: false })
+      )
 
     const execute = (action: Action) =>
       request(action._tag.toLowerCase(), (endpoint) => server.execute(endpoint, action))

@@ -47,6 +47,27 @@ describe("Coordinator", () => {
     })
   )
 
+  it.scoped("a shorter window (for tests against an emulator throttler of the same ttl) paces within it", () =>
+    Effect.gen(function* () {
+      const { burst, interval } = Coordinator.pacing(10, "2 seconds")
+      assert.strictEqual(burst, 1)
+      assert.closeTo(Duration.toMillis(interval), 2_000 / 9, 1)
+      const coordinator = yield* Coordinator.make({
+        maxConcurrentCreates: 1000,
+        createsPerMinute: 10,
+        window: "2 seconds"
+      })
+      const { fiber, times } = yield* startTimes(coordinator, 40)
+      yield* TestClock.adjust("20 seconds")
+      yield* Fiber.join(fiber)
+      const all = yield* Ref.get(times)
+      assert.strictEqual(all.length, 40)
+      assert.isAtMost(busiestWindow(all, 2_000), 10)
+      // 39 after the burst of one, 9 every 2 s.
+      assert.closeTo(Math.max(...all), (39 / 9) * 2_000, 300)
+    })
+  )
+
   it.scoped("0 turns pacing off; the concurrency limit still holds", () =>
     Effect.gen(function* () {
       const coordinator = yield* Coordinator.make({ maxConcurrentCreates: 2, createsPerMinute: 0 })
