@@ -126,7 +126,10 @@ export const makeWarmPools = (options: {
     target: pool.target,
     pool: pool.pool,
     currentSize: members(pool.id).filter((record) => record.state === "started").length,
-    ...RESOURCES,
+    // The entity has a gpu column too, but the API's `WarmPool` does not show it.
+    cpu: RESOURCES.cpu,
+    mem: RESOURCES.mem,
+    disk: RESOURCES.disk,
     osUser: pool.osUser,
     env: { ...pool.env },
     errorReason: null,

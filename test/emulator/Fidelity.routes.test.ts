@@ -117,8 +117,10 @@ describe("Daytona fidelity: settings, SSH access, snapshots, warm pools", () => 
       // Pool members belong to no organization: not listed.
       assert.strictEqual((yield* control.sandboxes).length, 0)
 
-      const withEnv = yield* call(() => daytona.create({ envVars: { SESSION_API_KEY: "k" } }))
+      // The plain create first: a create that finds no matching pool marks the snapshot "no warm pool" for 60 s,
+      // as Daytona does, and no create of it is claimed meanwhile.
       const claimed = yield* call(() => daytona.create({ labels: { app: "warm" }, name: "warm-one" }))
+      const withEnv = yield* call(() => daytona.create({ envVars: { SESSION_API_KEY: "k" } }))
       const withUser = yield* call(() => daytona.create({ user: "root" }))
       const byId = new Map((yield* control.sandboxes).map((s) => [s.id, s]))
       assert.isUndefined(byId.get(withEnv.id)!.claimedFromWarmPool)
