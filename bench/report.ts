@@ -34,7 +34,7 @@ export interface Results {
   readonly goals?: ReadonlyArray<Goal>
 }
 
-/** One goal of issue 7 and whether this run met it. */
+/** One goal and whether this run met it. */
 export interface Goal {
   readonly goal: string
   readonly target: string
@@ -322,9 +322,6 @@ export const tables = (results: Results): string => {
         )
     )
   }
-  if (results.fleet_1000 !== undefined || results.fleet_split !== undefined) {
-    parts.push(pacedTable(results.fleet_1000, results.fleet_split))
-  }
   if (startup !== undefined) {
     parts.push(
       `### 4. CLI start-up (medians of ${startup.runs})\n\n` +
@@ -351,10 +348,13 @@ export const tables = (results: Results): string => {
         )
     )
   }
+  if (results.fleet_1000 !== undefined || results.fleet_split !== undefined) {
+    parts.push(pacedTable(results.fleet_1000, results.fleet_split))
+  }
   const warm = results.warm_pool
   if (warm !== undefined) {
     parts.push(
-      `### 6. Instant runtimes (action server boot ${warm.boot_delay_ms} ms, sandbox create ${warm.create_latency_ms} ms; ` +
+      `### 7. Instant runtimes (action server boot ${warm.boot_delay_ms} ms, sandbox create ${warm.create_latency_ms} ms; ` +
         `${warm.pool_runs} hand-outs, ${warm.cold_runs} acquires of each other kind)\n\n` +
         table(
           ["acquire", "p50 (ms)", "p99 (ms)", "note"],

@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (full) and `npm run bench -- --quick`: runs the benchmarks of issue 7 against the embedded
+ * `npm run bench` (full) and `npm run bench -- --quick`: runs the benchmarks against the embedded
  * emulator, checks the goals, writes the results and the tables.
  *
  * - full: writes `bench/results.json` and the tables of BENCHMARKS.md;

@@ -112,12 +112,12 @@ describe("bench goals and tables", () => {
       goals({ ...results, warm_pool: { ...warmPool, pool_p50_ms: 21 } }).find((goal) => goal.goal.includes("pool"))!.met
     )
     const text = tables(withPool)
-    assert.include(text, "### 6. Instant runtimes (action server boot 3000 ms, sandbox create 400 ms")
+    assert.include(text, "### 7. Instant runtimes (action server boot 3000 ms, sandbox create 400 ms")
     assert.include(text, "| from our runtime pool (`DaytonaRuntime.pool`) | 8.5 | 31.2 | a ready runtime |")
     assert.include(text, "| cold (`acquire`, no warm pool) | 3480 |")
     assert.include(text, "| cold, a Daytona warm pool that matches | 3050 |  | claimed: no create wait (3/3 reported")
     assert.include(text, "| cold, a Daytona warm pool that does not (another env) | 3470 |")
-    assert.notInclude(tables(results), "### 6. Instant runtimes")
+    assert.notInclude(tables(results), "### 7. Instant runtimes")
   })
 
   it("replaces only the generated block of the document, and appends one when it is missing", () => {
