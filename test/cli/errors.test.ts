@@ -8,13 +8,7 @@ import { rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
-import { BIN, cleanEnv, hasStackTrace, runCli, spawnNode } from "./support.js"
-
-/** Exactly one JSON document on stdout. */
-const parseJson = (stdout: string): Record<string, unknown> => {
-  assert.strictEqual(stdout.trim().split("\n").length, 1, `one line of JSON, got:\n${stdout}`)
-  return JSON.parse(stdout) as Record<string, unknown>
-}
+import { BIN, cleanEnv, hasStackTrace, parseJson, runCli, spawnNode } from "./support.js"
 
 /** Settings that pass validation; nothing listens at this URL. */
 const unreachable = () => cleanEnv({ DAYTONA_API_URL: "http://127.0.0.1:9/api", DAYTONA_API_KEY: "k" })

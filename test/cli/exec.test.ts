@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll } from "vitest"
-import { cleanEnv, runCli, spawnCli, startEmulator, type StandaloneEmulator } from "./support.js"
+import { cleanEnv, parseJson, runCli, spawnCli, startEmulator, type StandaloneEmulator } from "./support.js"
 
 let emulator: StandaloneEmulator
 
@@ -19,12 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await emulator?.stop()
 })
-
-/** Exactly one JSON document on stdout. */
-const parseJson = (stdout: string): Record<string, unknown> => {
-  assert.strictEqual(stdout.trim().split("\n").length, 1, `one line of JSON, got:\n${stdout}`)
-  return JSON.parse(stdout) as Record<string, unknown>
-}
 
 describe("exec", () => {
   it("prints the command's output on stdout and exits 0", async () => {

@@ -2,6 +2,7 @@
  * Helpers for the CLI tests: the built CLI spawned as a process, against a standalone emulator that
  * the test starts itself (`effect-daytona emulator --port 0 --json`), all on 127.0.0.1.
  */
+import { assert, it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import * as Path from "node:path"
@@ -138,3 +139,26 @@ export const startEmulator = async (extraEnv: Record<string, string> = {}): Prom
 
 /** No line of a stack trace ("    at …"). */
 export const hasStackTrace = (text: string) => /^\s+at\s/m.test(text)
+
+/** Exactly one JSON document on stdout. */
+export const parseJson = (stdout: string): Record<string, any> => {
+  assert.strictEqual(stdout.trim().split("\n").length, 1, `one line of JSON, got:\n${stdout}`)
+  return JSON.parse(stdout) as Record<string, any>
+}
+
+/**
+ * One test per bad command line: exit 2, `pattern` on stderr, no stack trace, nothing on stdout. The API URL points
+ * at a closed port, so a command that wrongly went on would fail otherwise.
+ */
+export const refusesUsage = (cases: ReadonlyArray<readonly [string, ReadonlyArray<string>, RegExp]>): void => {
+  const env = () => cleanEnv({ DAYTONA_API_URL: "http://127.0.0.1:9/api", DAYTONA_API_KEY: "k" })
+  for (const [label, args, pattern] of cases) {
+    it(label, async () => {
+      const result = await runCli(args, env())
+      assert.strictEqual(result.code, 2, result.stderr)
+      assert.match(result.stderr, pattern)
+      assert.isFalse(hasStackTrace(result.stderr), result.stderr)
+      assert.strictEqual(result.stdout, "")
+    })
+  }
+}

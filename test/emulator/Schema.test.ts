@@ -2,9 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Ajv } from "ajv"
 import { Effect, Redacted } from "effect"
 import { readFileSync } from "node:fs"
-import { io } from "socket.io-client"
 import * as Emulator from "../../src/emulator/Emulator.js"
-import { http, waitUntil } from "./support.js"
+import { http, waitUntil, watchEvents } from "./support.js"
 
 const load = (name: string) =>
   JSON.parse(readFileSync(new URL(`./reference/${name}`, import.meta.url), "utf8")) as {
@@ -220,22 +219,7 @@ describe("Emulator responses match Daytona's published schemas", () => {
   it.scopedLive("the Socket.IO events carry full Sandbox DTOs", () =>
     Effect.gen(function* () {
       const control = yield* Emulator.make({ latencies: { create: 0 } })
-      const socket = yield* Effect.acquireRelease(
-        Effect.sync(() =>
-          io(new URL(control.apiUrl).origin, {
-            path: "/api/socket.io/",
-            transports: ["websocket"],
-            auth: { token: Redacted.value(control.apiKey) },
-            reconnection: false
-          })
-        ),
-        (s) => Effect.sync(() => s.disconnect())
-      )
-      yield* Effect.async<void>((resume) => {
-        socket.on("connect", () => resume(Effect.void))
-      })
-      const events: Array<{ readonly name: string; readonly data: any }> = []
-      socket.onAny((name: string, data: unknown) => events.push({ name, data }))
+      const events = yield* watchEvents(control)
       yield* http(`${control.apiUrl}/sandbox`, {
         method: "POST",
         headers: { Authorization: `Bearer ${Redacted.value(control.apiKey)}`, "Content-Type": "application/json" },

@@ -5,9 +5,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
-import { io } from "socket.io-client"
 import * as Emulator from "../../src/emulator/Emulator.js"
-import { call, sdk, waitUntil } from "./support.js"
+import { call, sdk, waitUntil, watchEvents } from "./support.js"
 
 const SNAPSHOTS = ["snap-a", "snap-b", "snap-c", "snap-d", "snap-e"]
 
@@ -139,22 +138,7 @@ describe("Emulator warm pools (Daytona's claim rules)", () => {
     Effect.gen(function* () {
       const control = yield* Emulator.make({ snapshots: SNAPSHOTS })
       yield* readyPool(control, { snapshot: "snap-a", pool: 1 })
-      const socket = yield* Effect.acquireRelease(
-        Effect.sync(() =>
-          io(new URL(control.apiUrl).origin, {
-            path: "/api/socket.io/",
-            transports: ["websocket"],
-            auth: { token: Redacted.value(control.apiKey) },
-            reconnection: false
-          })
-        ),
-        (s) => Effect.sync(() => s.disconnect())
-      )
-      yield* Effect.async<void>((resume) => {
-        socket.on("connect", () => resume(Effect.void))
-      })
-      const events: Array<{ readonly name: string; readonly data: any }> = []
-      socket.onAny((name: string, data: unknown) => events.push({ name, data }))
+      const events = yield* watchEvents(control)
       const claimed = yield* createRaw(control, { snapshot: "snap-a", env: {} })
       const mine = yield* waitUntil(
         Effect.sync(() => events.filter((e) => (e.data.sandbox?.id ?? e.data.id) === claimed.body["id"])),

@@ -8,6 +8,7 @@ import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import type { EmulatorControlService } from "../../src/emulator/Emulator.js"
 import { pidAlive } from "../../src/emulator/System.js"
+import { io } from "socket.io-client"
 
 /** A `Daytona` client of the emulator (polling mode), disposed with the scope. */
 export const sdk = (control: EmulatorControlService, apiKey?: string) =>
@@ -98,3 +99,34 @@ export const hostPid = (argv: ReadonlyArray<string>): number | undefined => {
   }
   return undefined
 }
+
+/** An event seen on the emulator's Socket.IO gateway. */
+export interface SeenEvent {
+  readonly name: string
+  readonly data: any
+}
+
+/**
+ * Connects to the emulator's Socket.IO gateway as the SDK does (its API key as the token, WebSocket only) and
+ * collects every event from then on into the array it returns; disconnects with the scope.
+ */
+export const watchEvents = (control: Pick<EmulatorControlService, "apiUrl" | "apiKey">) =>
+  Effect.gen(function* () {
+    const socket = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        io(new URL(control.apiUrl).origin, {
+          path: "/api/socket.io/",
+          transports: ["websocket"],
+          auth: { token: Redacted.value(control.apiKey) },
+          reconnection: false
+        })
+      ),
+      (s) => Effect.sync(() => s.disconnect())
+    )
+    yield* Effect.async<void>((resume) => {
+      socket.on("connect", () => resume(Effect.void))
+    })
+    const events: Array<SeenEvent> = []
+    socket.onAny((name: string, data: unknown) => events.push({ name, data }))
+    return events
+  })
