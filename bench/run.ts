@@ -3,7 +3,7 @@
  * emulator, checks the goals, writes the results and the tables.
  *
  * - full: writes `bench/results.json` and the tables of BENCHMARKS.md;
- * - `--quick` (under 3 minutes): writes `.build/bench/results.quick.json` and prints the tables (BENCHMARKS.md keeps
+ * - `--quick` (about 3½ minutes; the paced fleets at 100): writes `.build/bench/results.quick.json` and prints the tables (BENCHMARKS.md keeps
  *   the figures of the last full run);
  * - `--only overhead,lifecycle,…` (or `warm_pool`): runs the named benchmarks and prints their tables, writing nothing;
  * - `--tables-only`: rewrites the tables of BENCHMARKS.md from `bench/results.json`.
