@@ -12,7 +12,7 @@
 import { HttpBody, HttpClient, HttpClientRequest, Headers } from "@effect/platform"
 import type { HttpClientError, HttpClientResponse } from "@effect/platform"
 import { Clock, Duration, Effect, Either, Layer, Option, ParseResult, Redacted, Schema } from "effect"
-import { LogSwitchesRef } from "./Logging.js"
+import { LogSwitchesRef } from "../services/LogSwitches.js"
 import {
   ActionServer,
   type ActionServerError,

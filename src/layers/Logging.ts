@@ -11,7 +11,8 @@
  *
  * @since 0.1.0
  */
-import { Config, ConfigError, Context, Effect, Either, Layer, Logger, LogLevel, Option } from "effect"
+import { Config, ConfigError, Effect, Either, Layer, Logger, LogLevel, Option } from "effect"
+import { type LogSwitches, LogSwitchesRef } from "../services/LogSwitches.js"
 
 /**
  * The log format.
@@ -20,26 +21,7 @@ import { Config, ConfigError, Context, Effect, Either, Layer, Logger, LogLevel, 
  */
 export type LogFormat = "pretty" | "json" | "logfmt"
 
-/**
- * Switches the runtime reads to decide what to log beyond the level.
- *
- * @since 0.1.0
- */
-export interface LogSwitches {
-  /** Log every runtime event (at info). */
-  readonly allEvents: boolean
-  /** Log each request to and response from the action execution server (at debug). */
-  readonly debugRuntime: boolean
-}
-
-/**
- * The current {@link LogSwitches}; both off unless {@link layer} (or a test) provides them.
- *
- * @since 0.1.0
- */
-export class LogSwitchesRef extends Context.Reference<LogSwitchesRef>()("effect-daytona/LogSwitches", {
-  defaultValue: (): LogSwitches => ({ allEvents: false, debugRuntime: false })
-}) {}
+export { type LogSwitches, LogSwitchesRef } from "../services/LogSwitches.js"
 
 /**
  * The validated logging settings.

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { Clock, Duration, Effect, Metric, Option, Redacted, Ref, Schedule } from "effect"
-import { LogSwitchesRef } from "../layers/Logging.js"
+import { LogSwitchesRef } from "../services/LogSwitches.js"
 import * as Retry from "../policies/Retry.js"
 import type { ActionServerError, ActionServerService, Endpoint } from "../services/ActionServer.js"
 import {
