@@ -8,8 +8,8 @@ import { Args, CliConfig, Command, HelpDoc, Options, ValidationError } from "@ef
 import type { CliApp } from "@effect/cli"
 import { Cause, Console, Effect, Option, Ref } from "effect"
 import { readFileSync } from "node:fs"
-import * as Logging from "../layers/Logging.js"
 import * as Errors from "./Errors.js"
+import { handle, lazy } from "./Handler.js"
 import * as Output from "./Output.js"
 import * as PoolCommand from "./PoolCommand.js"
 
@@ -92,18 +92,6 @@ const runtimeOptions = {
     )
   )
 }
-
-/** Runs a command's effect with the logger from the environment, reporting its failure. */
-const handle =
-  <F extends { readonly json: boolean; readonly verbose: boolean }, R>(
-    body: (flags: F) => Effect.Effect<void, unknown, R>
-  ) =>
-  (flags: F) =>
-    Effect.suspend(() => body(flags)).pipe(Effect.provide(Logging.layer), Output.reportFailures(flags))
-
-/** Imports a command module on first use. */
-const lazy = <M, R>(load: () => Promise<M>, use: (module: M) => Effect.Effect<void, unknown, R>) =>
-  Effect.flatMap(Effect.promise(load), use)
 
 const connect = Command.make(
   "connect",

@@ -6,7 +6,7 @@
  */
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Console, Effect } from "effect"
-import * as Logging from "../layers/Logging.js"
+import { handle, lazy } from "./Handler.js"
 import * as Output from "./Output.js"
 
 /**
@@ -21,20 +21,9 @@ export type CommonOptions = {
   readonly verbose: Options.Options<boolean>
 }
 
-/** Runs a command's effect with the logger from the environment, reporting its failure (as Cli.ts's `handle`). */
-const handle =
-  <F extends { readonly json: boolean; readonly verbose: boolean }, R>(
-    body: (flags: F) => Effect.Effect<void, unknown, R>
-  ) =>
-  (flags: F) =>
-    Effect.suspend(() => body(flags)).pipe(Effect.provide(Logging.layer), Output.reportFailures(flags))
-
-/** Imports the command module on first use. */
-const lazy = <R>(use: (module: typeof import("./Pool.js")) => Effect.Effect<void, unknown, R>) =>
-  Effect.flatMap(
-    Effect.promise(() => import("./Pool.js")),
-    use
-  )
+/** Runs a subcommand of `Pool.ts`, imported on first use. */
+const pool = <R>(use: (module: typeof import("./Pool.js")) => Effect.Effect<void, unknown, R>) =>
+  lazy(() => import("./Pool.js"), use)
 
 /**
  * The `pool` command, with the CLI's common flags.
@@ -57,7 +46,7 @@ export const make = (common: CommonOptions) => {
   const poolList = Command.make(
     "list",
     common,
-    handle((flags) => lazy((m) => m.list(flags)))
+    handle((flags) => pool((m) => m.list(flags)))
   ).pipe(Command.withDescription("List the organization's warm pools: id, snapshot, region, ready of desired"))
 
   const poolCreate = Command.make(
@@ -71,19 +60,19 @@ export const make = (common: CommonOptions) => {
         Options.withDescription("The region (default: the organization's default region)")
       )
     },
-    handle((flags) => lazy((m) => m.create(flags)))
+    handle((flags) => pool((m) => m.create(flags)))
   ).pipe(Command.withDescription("Create a warm pool of a snapshot"))
 
   const poolUpdate = Command.make(
     "update",
     { ...common, size: sizeOption(0, "The new number of ready sandboxes (0 drains the pool)"), id: poolId },
-    handle((flags) => lazy((m) => m.update(flags)))
+    handle((flags) => pool((m) => m.update(flags)))
   ).pipe(Command.withDescription("Set a warm pool's size"))
 
   const poolDelete = Command.make(
     "delete",
     { ...common, id: poolId },
-    handle((flags) => lazy((m) => m.remove(flags)))
+    handle((flags) => pool((m) => m.remove(flags)))
   ).pipe(Command.withDescription("Delete a warm pool and its ready sandboxes"))
 
   return Command.make("pool", {}, () =>

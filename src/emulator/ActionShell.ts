@@ -56,6 +56,16 @@ export interface RunRequest {
 /** Raised inside {@link BashSession.execute} for what the real server turns into an error observation. */
 class Failure extends Data.TaggedError("ShellFailure")<{ readonly message: string }> {}
 
+/** Waits for the shell's start; a failure of it, typed or not, becomes a `Failure`. */
+const awaitStart = (started: Promise<void>): Effect.Effect<void, Failure> =>
+  Effect.tryPromise({
+    try: () => started,
+    catch: (error) =>
+      error instanceof Failure
+        ? error
+        : new Failure({ message: error instanceof Error ? error.message : String(error) })
+  })
+
 /**
  * One persistent shell.
  *
@@ -105,13 +115,7 @@ export class BashSession {
         this.close()
         throw error
       })
-      return Effect.tryPromise({
-        try: () => started,
-        catch: (error) =>
-          error instanceof Failure
-            ? error
-            : new Failure({ message: error instanceof Error ? error.message : String(error) })
-      }).pipe(
+      return awaitStart(started).pipe(
         Effect.zipRight(
           Effect.ignore(
             this.execute({
@@ -125,14 +129,7 @@ export class BashSession {
         )
       )
     }
-    const started = this.started
-    return Effect.tryPromise({
-      try: () => started,
-      catch: (error) =>
-        error instanceof Failure
-          ? error
-          : new Failure({ message: error instanceof Error ? error.message : String(error) })
-    })
+    return awaitStart(this.started)
   }
 
   private clearScreen() {
